@@ -1,0 +1,30 @@
+# Targets users and CI need; nothing else. Only Go is required.
+GO ?= go
+BIN := bin/groupsync
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
+.PHONY: build test demo lint bench fuzz
+
+build:
+	$(GO) build -ldflags "-X main.Version=$(VERSION)" -o $(BIN) .
+
+test:
+	$(GO) mod download
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo "gofmt: files above need formatting" && exit 1)
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+demo: build
+	./scripts/demo.sh $(BIN)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./manifest ./reconcile .
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./manifest
+	$(GO) test -run '^$$' -fuzz FuzzParseYAML -fuzztime 30s ./manifest

@@ -1,0 +1,307 @@
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"groupsync/reconcile"
+)
+
+type colKind uint8
+
+const (
+	colUnknown colKind = iota
+	colID
+	colName
+	colDemo
+	colMapping
+	colProperties
+	colMappingKey
+	colPropertyKey
+	colBlank // an unnamed column, as spreadsheets leave after the last one
+)
+
+type column struct {
+	kind colKind
+	// name is the column's canonical name, used in messages.
+	name string
+	// key is the mapping or property key of a flattened column.
+	key string
+}
+
+// ParseCSV reads one CSV manifest. Delimiter 0 detects ',', ';' or tab from
+// the header line. Errors carry lines but no file name; [Load] adds it.
+func ParseCSV(r io.Reader, delimiter rune) ([]reconcile.Group, Errors) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, _ := br.Peek(3); bytes.Equal(b, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
+	}
+	if delimiter == 0 {
+		delimiter = detectDelimiter(br)
+	}
+	cr := csv.NewReader(br)
+	cr.Comma = delimiter
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, Errors{csvError(err)}
+	}
+	p, errs := newRowParser(header)
+	var groups []reconcile.Group
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			// encoding/csv cannot resynchronise after a broken quote,
+			// so the rest of this file is unreadable.
+			return groups, append(errs, csvError(err))
+		}
+		line, _ := cr.FieldPos(0)
+		g, rowErrs := p.row(rec, line)
+		errs = append(errs, rowErrs...)
+		if g != nil {
+			groups = append(groups, *g)
+		}
+	}
+	return groups, errs
+}
+
+func csvError(err error) *ParseError {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return &ParseError{Line: pe.Line, Err: fmt.Errorf("malformed CSV: %v", pe.Err)}
+	}
+	return &ParseError{Err: err}
+}
+
+// detectDelimiter picks whichever of ',', ';' and tab the header line uses
+// most outside quotes; Excel in many European locales writes ';'.
+func detectDelimiter(br *bufio.Reader) rune {
+	b, _ := br.Peek(br.Size())
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	counts := map[byte]int{}
+	quoted := false
+	for _, c := range b {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case !quoted && (c == ',' || c == ';' || c == '\t'):
+			counts[c]++
+		}
+	}
+	best := byte(',')
+	for _, c := range []byte{';', '\t'} {
+		if counts[c] > counts[best] {
+			best = c
+		}
+	}
+	return rune(best)
+}
+
+// rowParser turns records into groups according to the header.
+type rowParser struct {
+	cols    []column
+	managed reconcile.Fields
+}
+
+var idAliases = map[string]bool{"user_group_id": true, "id": true, "provided_id": true, "customer_id": true}
+
+func newRowParser(header []string) (*rowParser, Errors) {
+	p := &rowParser{cols: make([]column, len(header))}
+	var errs Errors
+	headerErr := func(field, format string, args ...any) {
+		errs = append(errs, &ParseError{Line: 1, Field: field, Err: fmt.Errorf(format, args...)})
+	}
+	seen := map[string]string{}
+	for i, h := range header {
+		if !utf8.ValidString(h) {
+			headerErr("", "column %d: the header is not valid UTF-8", i+1)
+			continue
+		}
+		c := classify(strings.TrimSpace(h))
+		p.cols[i] = c
+		switch c.kind {
+		case colUnknown:
+			headerErr("", "unknown column %q (columns are user_group_id, name, is_demo_group, mapping, properties, mapping.<schema id>, properties.<key>)", h)
+			continue
+		case colBlank:
+			p.cols[i].name = fmt.Sprintf("column %d", i+1)
+			continue
+		}
+		if prev, dup := seen[c.name]; dup {
+			headerErr(c.name, "given twice, by columns %q and %q", prev, h)
+		}
+		seen[c.name] = h
+		p.managed |= c.fields()
+	}
+	if _, ok := seen["user_group_id"]; !ok {
+		headerErr("", "no user_group_id column (or id, provided_id, customer_id)")
+	}
+	if _, ok := seen["name"]; !ok {
+		headerErr("", "no name column")
+	}
+	return p, errs
+}
+
+func classify(h string) column {
+	lower := strings.ToLower(h)
+	switch {
+	case h == "":
+		return column{kind: colBlank}
+	case idAliases[lower]:
+		return column{kind: colID, name: "user_group_id"}
+	case lower == "name":
+		return column{kind: colName, name: "name"}
+	case lower == "is_demo_group":
+		return column{kind: colDemo, name: "is_demo_group"}
+	case lower == "mapping":
+		return column{kind: colMapping, name: "mapping"}
+	case lower == "properties":
+		return column{kind: colProperties, name: "properties"}
+	case strings.HasPrefix(lower, "mapping.") && len(h) > len("mapping."):
+		key := h[len("mapping."):]
+		return column{kind: colMappingKey, name: "mapping." + key, key: key}
+	case strings.HasPrefix(lower, "properties.") && len(h) > len("properties."):
+		key := h[len("properties."):]
+		return column{kind: colPropertyKey, name: "properties." + key, key: key}
+	}
+	return column{kind: colUnknown}
+}
+
+func (c column) fields() reconcile.Fields {
+	switch c.kind {
+	case colDemo:
+		return reconcile.FieldIsDemo
+	case colMapping, colMappingKey:
+		return reconcile.FieldMapping
+	case colProperties, colPropertyKey:
+		return reconcile.FieldProperties
+	}
+	return 0
+}
+
+// row parses one record; it returns nil for a blank row or a row with errors.
+func (p *rowParser) row(rec []string, line int) (*reconcile.Group, Errors) {
+	var errs Errors
+	fail := func(field string, err error) {
+		errs = append(errs, &ParseError{Line: line, Field: field, Err: err})
+	}
+	if blank(rec) {
+		return nil, nil
+	}
+	if len(rec) != len(p.cols) {
+		fail("", fmt.Errorf("the row has %d cells but the header has %d", len(rec), len(p.cols)))
+		return nil, errs
+	}
+	g := &reconcile.Group{Managed: p.managed, Source: reconcile.Source{Line: line}}
+	var flatMapping, flatProps reconcile.Pairs
+	for i, c := range p.cols {
+		cell := rec[i]
+		if !utf8.ValidString(cell) {
+			fail(c.name, errors.New("not valid UTF-8 (save the file as UTF-8)"))
+			continue
+		}
+		if err := p.cell(g, c, cell, &flatMapping, &flatProps); err != nil {
+			fail(c.name, err)
+		}
+	}
+	if err := checkID(g.ID); err != nil {
+		fail("user_group_id", err)
+	}
+	if g.Name == "" {
+		fail("name", errors.New("missing: every group needs a name"))
+	}
+	var err error
+	if g.Mapping, err = mergeFlat(g.Mapping, flatMapping, "mapping"); err != nil {
+		fail("mapping", err)
+	}
+	if g.Properties, err = mergeFlat(g.Properties, flatProps, "properties"); err != nil {
+		fail("properties", err)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return g, nil
+}
+
+func (p *rowParser) cell(g *reconcile.Group, c column, cell string, flatMapping, flatProps *reconcile.Pairs) error {
+	var err error
+	switch c.kind {
+	case colID:
+		g.ID = cell
+	case colName:
+		g.Name = cell
+	case colDemo:
+		g.IsDemo, err = parseBool(cell)
+	case colMapping:
+		g.Mapping, err = objectCell(cell, mappingPairs)
+	case colProperties:
+		g.Properties, err = objectCell(cell, propertyPairs)
+	case colMappingKey:
+		if v := strings.TrimSpace(cell); v != "" {
+			*flatMapping = append(*flatMapping, reconcile.Pair{Key: c.key, Value: v})
+		}
+	case colPropertyKey:
+		if v := strings.TrimSpace(cell); v != "" {
+			*flatProps = append(*flatProps, reconcile.Pair{Key: c.key, Value: quoteJSON(v)})
+		}
+	case colBlank:
+		if strings.TrimSpace(cell) != "" {
+			err = fmt.Errorf("holds %q but the column has no header name", cell)
+		}
+	}
+	return err
+}
+
+// objectCell parses a JSON object cell; an empty cell is an empty object.
+func objectCell(cell string, conv func(map[string]any) (reconcile.Pairs, error)) (reconcile.Pairs, error) {
+	if strings.TrimSpace(cell) == "" {
+		return reconcile.Pairs{}, nil
+	}
+	m, err := jsonObject(cell)
+	if err != nil {
+		return nil, err
+	}
+	return conv(m)
+}
+
+// mergeFlat adds the keys of flattened columns to those of the JSON cell.
+// Flattened columns are few and already in header order, so a linear scan
+// beats building a map per row.
+func mergeFlat(cell, flat reconcile.Pairs, what string) (reconcile.Pairs, error) {
+	if len(flat) == 0 {
+		if cell == nil {
+			return reconcile.Pairs{}, nil
+		}
+		return cell, nil
+	}
+	for _, kv := range flat {
+		if _, dup := cell.Get(kv.Key); dup {
+			return nil, fmt.Errorf("key %q is given both in the %s cell and in column %s.%s", kv.Key, what, what, kv.Key)
+		}
+	}
+	return reconcile.SortPairs(append(cell, flat...)), nil
+}
+
+func blank(rec []string) bool {
+	for _, c := range rec {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}

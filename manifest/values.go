@@ -1,0 +1,115 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"groupsync/reconcile"
+)
+
+// parseBool accepts what spreadsheets and people write; empty means false.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "yes", "y", "1", "":
+		return strings.TrimSpace(s) != "", nil
+	case "false", "no", "n", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (want true/false, yes/no, y/n or 1/0)", s)
+}
+
+// checkID refuses ids a spreadsheet may have mangled: the id is the group's
+// identity on the service, so "acme " and "acme" would be two customers.
+func checkID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("missing: every group needs an id")
+	case strings.TrimSpace(id) != id:
+		return fmt.Errorf("%q has leading or trailing spaces", id)
+	}
+	return nil
+}
+
+// jsonObject decodes a JSON object cell, keeping numbers as written.
+func jsonObject(cell string) (map[string]any, error) {
+	dec := json.NewDecoder(strings.NewReader(cell))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %v", jsonMessage(err))
+	}
+	if dec.More() {
+		return nil, errors.New("invalid JSON: unexpected text after the object")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("must be a JSON object like {\"key\": \"value\"}, not %s", jsonKind(v))
+	}
+	return m, nil
+}
+
+func jsonMessage(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%v (at byte %d of the cell)", se, se.Offset)
+	}
+	return err.Error()
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "a list"
+	}
+	return "an object"
+}
+
+// mappingPairs converts a decoded JSON mapping: values must be strings or
+// numbers (data source ids), numbers being kept as written.
+func mappingPairs(m map[string]any) (reconcile.Pairs, error) {
+	out := make(reconcile.Pairs, 0, len(m))
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			out = append(out, reconcile.Pair{Key: k, Value: v})
+		case json.Number:
+			out = append(out, reconcile.Pair{Key: k, Value: v.String()})
+		default:
+			return nil, fmt.Errorf("the value of %q must be a string or a number, not %s", k, jsonKind(v))
+		}
+	}
+	return reconcile.SortPairs(out), nil
+}
+
+// propertyPairs converts decoded JSON properties to canonical JSON values.
+func propertyPairs(m map[string]any) (reconcile.Pairs, error) {
+	out := make(reconcile.Pairs, 0, len(m))
+	for k, v := range m {
+		s, err := reconcile.MarshalCanonical(v)
+		if err != nil {
+			return nil, fmt.Errorf("the value of %q: %v", k, err)
+		}
+		out = append(out, reconcile.Pair{Key: k, Value: s})
+	}
+	return reconcile.SortPairs(out), nil
+}
+
+// quoteJSON returns s as a JSON string.
+func quoteJSON(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
+}

@@ -1,0 +1,153 @@
+// Package reconcile owns groupsync's vocabulary — desired groups, the state
+// of what was applied, plans and results — and the two operations on them:
+// [Diff], which compares a manifest with the state, and [Applier.Apply],
+// which drives an [API] until the remote side matches.
+//
+// It knows nothing of files, HTTP or terminals: manifest/, state/, explo/,
+// report/ and main adapt those to the types here.
+package reconcile
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Fields is a set of the optional attributes a manifest manages for a group.
+// An attribute that a manifest never mentions is left alone: it is neither
+// sent nor compared, so a CSV without a mapping column cannot wipe mappings.
+type Fields uint8
+
+const (
+	FieldIsDemo Fields = 1 << iota
+	FieldMapping
+	FieldProperties
+)
+
+// Has reports whether every field of f2 is in f.
+func (f Fields) Has(f2 Fields) bool { return f&f2 == f2 }
+
+// String lists the fields by their API names, plus the always-managed name.
+func (f Fields) String() string {
+	names := []string{"name"}
+	if f.Has(FieldIsDemo) {
+		names = append(names, "is_demo_group")
+	}
+	if f.Has(FieldMapping) {
+		names = append(names, "mapping")
+	}
+	if f.Has(FieldProperties) {
+		names = append(names, "properties")
+	}
+	return strings.Join(names, ",")
+}
+
+// Pair is one key of a mapping or of properties.
+//
+// Mappings and properties are kept as slices sorted by key rather than maps:
+// a plan over a million groups must stay under a kilobyte per group, and a
+// small Go map costs several hundred bytes on its own.
+type Pair struct {
+	Key string
+	// Value is the data source id for a mapping, and the canonical JSON
+	// text of the value for properties, so that comparing two property
+	// values never depends on how YAML or JSON typed a number.
+	Value string
+}
+
+// Pairs is a set of keys sorted by Key, without duplicates.
+type Pairs []Pair
+
+// Get returns the value of key and whether it is present.
+func (p Pairs) Get(key string) (string, bool) {
+	i, ok := slices.BinarySearchFunc(p, key, func(a Pair, k string) int { return strings.Compare(a.Key, k) })
+	if !ok {
+		return "", false
+	}
+	return p[i].Value, true
+}
+
+// Equal reports whether p and q hold the same keys and values.
+func (p Pairs) Equal(q Pairs) bool { return slices.Equal(p, q) }
+
+// SortPairs sorts p by key in place and returns it; a later duplicate key
+// replaces an earlier one, which is how YAML defaults are overridden.
+func SortPairs(p Pairs) Pairs {
+	slices.SortStableFunc(p, func(a, b Pair) int { return strings.Compare(a.Key, b.Key) })
+	out := p[:0]
+	for _, kv := range p {
+		if n := len(out); n > 0 && out[n-1].Key == kv.Key {
+			out[n-1] = kv
+			continue
+		}
+		out = append(out, kv)
+	}
+	return slices.Clip(out)
+}
+
+// Source is where a group was declared, for error messages and report order.
+type Source struct {
+	File string
+	Line int
+}
+
+func (s Source) String() string { return fmt.Sprintf("%s:%d", s.File, s.Line) }
+
+// Group is one user group as a manifest wants it.
+type Group struct {
+	ID         string
+	Name       string
+	IsDemo     bool
+	Mapping    Pairs
+	Properties Pairs
+	// Managed says which optional fields the manifest mentions. Name is
+	// always managed.
+	Managed Fields
+	Source  Source
+}
+
+// MappingJSON returns the mapping as a JSON object.
+func (g *Group) MappingJSON() map[string]string {
+	m := make(map[string]string, len(g.Mapping))
+	for _, kv := range g.Mapping {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+// PropertiesJSON returns the properties as a JSON object.
+func (g *Group) PropertiesJSON() map[string]json.RawMessage {
+	m := make(map[string]json.RawMessage, len(g.Properties))
+	for _, kv := range g.Properties {
+		m[kv.Key] = json.RawMessage(kv.Value)
+	}
+	return m
+}
+
+// CanonicalJSON re-encodes one JSON value so that equal values have equal
+// text: objects with sorted keys, no insignificant space, numbers as written.
+func CanonicalJSON(raw []byte) (string, error) {
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return "", err
+	}
+	if dec.More() {
+		return "", fmt.Errorf("unexpected data after the JSON value")
+	}
+	return MarshalCanonical(v)
+}
+
+// MarshalCanonical encodes v (as decoded by encoding/json with UseNumber, or
+// built from YAML scalars) in canonical form.
+func MarshalCanonical(v any) (string, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}

@@ -1,0 +1,80 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"groupsync/internal/atomicfile"
+	"groupsync/reconcile"
+)
+
+// SavedPlan is what `plan --out` writes and `apply --plan` applies: the
+// desired groups, in manifest order, and the state they were planned
+// against. It holds no token.
+type SavedPlan struct {
+	APIURL string
+	// Serial is the state's serial at planning time; apply refuses the
+	// plan when the state has moved since.
+	Serial int64
+	Groups []reconcile.Group
+}
+
+type planFile struct {
+	Kind          string       `json:"kind"`
+	FormatVersion int          `json:"format_version"`
+	APIURL        string       `json:"api_url"`
+	StateSerial   int64        `json:"state_serial"`
+	Groups        []*wireGroup `json:"groups"`
+	Files         []string     `json:"files"`
+	Lines         []int        `json:"lines"`
+}
+
+const planKind = "groupsync-plan"
+
+// WritePlan saves p at path.
+func WritePlan(path string, p *SavedPlan) error {
+	f := planFile{Kind: planKind, FormatVersion: FormatVersion, APIURL: p.APIURL, StateSerial: p.Serial}
+	for i := range p.Groups {
+		g := &p.Groups[i]
+		w := toWire(&reconcile.Applied{Group: *g})
+		w.ID = g.ID
+		f.Groups = append(f.Groups, w)
+		f.Files = append(f.Files, g.Source.File)
+		f.Lines = append(f.Lines, g.Source.Line)
+	}
+	return atomicfile.Write(path, atomicfile.Options{}, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", " ")
+		return enc.Encode(f)
+	})
+}
+
+// ReadPlan loads a plan saved by WritePlan.
+func ReadPlan(path string) (*SavedPlan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f planFile
+	if err := json.Unmarshal(data, &f); err != nil || f.Kind != planKind {
+		return nil, fmt.Errorf("%s is not a plan saved by groupsync plan --out", path)
+	}
+	if f.FormatVersion > FormatVersion {
+		return nil, fmt.Errorf("%s has format version %d, newer than this groupsync understands", path, f.FormatVersion)
+	}
+	if len(f.Files) != len(f.Groups) || len(f.Lines) != len(f.Groups) {
+		return nil, fmt.Errorf("%s is damaged: its group and source lists differ in length", path)
+	}
+	p := &SavedPlan{APIURL: f.APIURL, Serial: f.StateSerial, Groups: make([]reconcile.Group, len(f.Groups))}
+	for i, w := range f.Groups {
+		a, err := w.applied(w.ID)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		p.Groups[i] = a.Group
+		p.Groups[i].Source = reconcile.Source{File: f.Files[i], Line: f.Lines[i]}
+	}
+	return p, nil
+}

@@ -1,0 +1,205 @@
+// Package state keeps the state file: what groupsync applied, per group,
+// with its token. It owns the file format, atomic writes with a backup, the
+// lock that keeps two runs apart, and the journal that persists progress
+// during apply. It does not decide what to apply; reconcile does.
+package state
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"time"
+
+	"groupsync/internal/atomicfile"
+	"groupsync/reconcile"
+)
+
+// FormatVersion is the version of the state file this build writes. A file
+// of a later version is refused, since this build cannot know what it would
+// lose by rewriting it.
+const FormatVersion = 1
+
+// Fingerprint is a short, one-way hash of an API token: enough to tell two
+// tokens apart, useless for recovering either.
+func Fingerprint(apiToken string) string {
+	sum := sha256.Sum256([]byte("groupsync:" + apiToken))
+	return "sha256:" + hex.EncodeToString(sum[:6])
+}
+
+// file is the JSON form of the state.
+type file struct {
+	FormatVersion    int                   `json:"format_version"`
+	Serial           int64                 `json:"serial"`
+	APIURL           string                `json:"api_url"`
+	TokenFingerprint string                `json:"token_fingerprint"`
+	Groups           map[string]*wireGroup `json:"groups"`
+}
+
+// wireGroup is one group of the state file. A field that is absent was never
+// applied, which keeps unmanaged fields unmanaged across runs.
+type wireGroup struct {
+	// ID is only set in journal entries; in the file the map key is the id.
+	ID         string                      `json:"user_group_id,omitempty"`
+	Name       string                      `json:"name,omitempty"`
+	IsDemo     *bool                       `json:"is_demo_group,omitempty"`
+	Mapping    *map[string]string          `json:"mapping,omitempty"`
+	Properties *map[string]json.RawMessage `json:"properties,omitempty"`
+	Token      string                      `json:"token"`
+	EnvTag     string                      `json:"api_environment_tag,omitempty"`
+	AppliedAt  time.Time                   `json:"applied_at"`
+}
+
+func toWire(a *reconcile.Applied) *wireGroup {
+	w := &wireGroup{Name: a.Name, Token: a.Token, EnvTag: a.EnvTag, AppliedAt: a.AppliedAt.UTC()}
+	if a.Managed.Has(reconcile.FieldIsDemo) {
+		w.IsDemo = &a.IsDemo
+	}
+	if a.Managed.Has(reconcile.FieldMapping) {
+		m := a.MappingJSON()
+		w.Mapping = &m
+	}
+	if a.Managed.Has(reconcile.FieldProperties) {
+		p := a.PropertiesJSON()
+		w.Properties = &p
+	}
+	return w
+}
+
+func (w *wireGroup) applied(id string) (*reconcile.Applied, error) {
+	a := &reconcile.Applied{Token: w.Token, EnvTag: w.EnvTag, AppliedAt: w.AppliedAt}
+	a.ID, a.Name = id, w.Name
+	if w.IsDemo != nil {
+		a.Managed |= reconcile.FieldIsDemo
+		a.IsDemo = *w.IsDemo
+	}
+	if w.Mapping != nil {
+		a.Managed |= reconcile.FieldMapping
+		a.Mapping = make(reconcile.Pairs, 0, len(*w.Mapping))
+		for k, v := range *w.Mapping {
+			a.Mapping = append(a.Mapping, reconcile.Pair{Key: k, Value: v})
+		}
+		a.Mapping = reconcile.SortPairs(a.Mapping)
+	}
+	if w.Properties != nil {
+		a.Managed |= reconcile.FieldProperties
+		a.Properties = make(reconcile.Pairs, 0, len(*w.Properties))
+		for k, v := range *w.Properties {
+			c, err := reconcile.CanonicalJSON(v)
+			if err != nil {
+				return nil, fmt.Errorf("group %q: properties.%s: %w", id, k, err)
+			}
+			a.Properties = append(a.Properties, reconcile.Pair{Key: k, Value: c})
+		}
+		a.Properties = reconcile.SortPairs(a.Properties)
+	}
+	return a, nil
+}
+
+// CorruptError is a state file that cannot be read. It is never treated as
+// empty: that would create every group again.
+type CorruptError struct {
+	Path string
+	Err  error
+	// Journal is set when the unreadable file is the progress journal.
+	Journal bool
+}
+
+func (e *CorruptError) Error() string {
+	if e.Journal {
+		return fmt.Sprintf("journal %s of an interrupted run is unreadable (%v); the groups it recorded exist on the service: move the file aside and rerun, and their creates will find and adopt them with their tokens",
+			e.Path, e.Err)
+	}
+	return fmt.Sprintf("state file %s is unreadable (%v); the previous version is %s.backup: check it and copy it over %s to go on from there",
+		e.Path, e.Err, e.Path, e.Path)
+}
+
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// Read loads the state at path without locking or writing anything, with
+// any journal a killed run left folded in. A missing file is an empty state.
+func Read(path string) (*reconcile.State, error) {
+	st, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := replay(journalPath(path), st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func readFile(path string) (*reconcile.State, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return reconcile.NewState(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var w file
+	dec := json.NewDecoder(bufio.NewReaderSize(f, 256<<10))
+	if err := dec.Decode(&w); err != nil {
+		return nil, &CorruptError{Path: path, Err: err}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, &CorruptError{Path: path, Err: errors.New("unexpected data after the state")}
+	}
+	switch {
+	case w.FormatVersion > FormatVersion:
+		return nil, fmt.Errorf("state file %s has format version %d, newer than this groupsync understands (%d): upgrade groupsync", path, w.FormatVersion, FormatVersion)
+	case w.FormatVersion < 1 || w.Groups == nil:
+		return nil, &CorruptError{Path: path, Err: errors.New("no format_version or groups: not a groupsync state file")}
+	}
+	st := &reconcile.State{Serial: w.Serial, APIURL: w.APIURL, TokenFingerprint: w.TokenFingerprint, Groups: make(map[string]*reconcile.Applied, len(w.Groups))}
+	for id, g := range w.Groups {
+		if g == nil {
+			return nil, &CorruptError{Path: path, Err: fmt.Errorf("group %q is null", id)}
+		}
+		a, err := g.applied(id)
+		if err != nil {
+			return nil, &CorruptError{Path: path, Err: err}
+		}
+		st.Groups[id] = a
+	}
+	return st, nil
+}
+
+// write saves st at path atomically, keeping the old file as PATH.backup.
+// Groups are written in id order so that two saves of one state are equal.
+func write(path string, st *reconcile.State) error {
+	return atomicfile.Write(path, atomicfile.Options{Backup: true}, func(w io.Writer) error {
+		// Stream the groups: a million of them must not be built as
+		// one big value in memory.
+		url, _ := json.Marshal(st.APIURL)
+		fp, _ := json.Marshal(st.TokenFingerprint)
+		fmt.Fprintf(w, "{\"format_version\": %d, \"serial\": %d, \"api_url\": %s, \"token_fingerprint\": %s, \"groups\": {",
+			FormatVersion, st.Serial, url, fp)
+		ids := make([]string, 0, len(st.Groups))
+		for id := range st.Groups {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for i, id := range ids {
+			k, _ := json.Marshal(id)
+			v, err := json.Marshal(toWire(st.Groups[id]))
+			if err != nil {
+				return err
+			}
+			sep := ",\n  "
+			if i == 0 {
+				sep = "\n  "
+			}
+			io.WriteString(w, sep+string(k)+": "+string(v))
+		}
+		_, err := io.WriteString(w, "\n}}\n")
+		return err
+	})
+}
