@@ -57,6 +57,9 @@ func ParseCSV(r io.Reader, delimiter rune) ([]reconcile.Group, Errors) {
 		return nil, Errors{csvError(err)}
 	}
 	p, errs := newRowParser(header)
+	if p == nil {
+		return nil, errs
+	}
 	var groups []reconcile.Group
 	for {
 		rec, err := cr.Read()
@@ -81,7 +84,7 @@ func ParseCSV(r io.Reader, delimiter rune) ([]reconcile.Group, Errors) {
 func csvError(err error) *ParseError {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		return &ParseError{Line: pe.Line, Err: fmt.Errorf("malformed CSV: %v", pe.Err)}
+		return &ParseError{Line: pe.StartLine, Err: fmt.Errorf("malformed CSV: %v", pe.Err)}
 	}
 	return &ParseError{Err: err}
 }
@@ -148,11 +151,17 @@ func newRowParser(header []string) (*rowParser, Errors) {
 		seen[c.name] = h
 		p.managed |= c.fields()
 	}
-	if _, ok := seen["user_group_id"]; !ok {
+	_, hasID := seen["user_group_id"]
+	_, hasName := seen["name"]
+	if !hasID {
 		headerErr("", "no user_group_id column (or id, provided_id, customer_id)")
 	}
-	if _, ok := seen["name"]; !ok {
+	if !hasName {
 		headerErr("", "no name column")
+	}
+	if !hasID || !hasName {
+		// Every row would repeat the same complaint.
+		return nil, errs
 	}
 	return p, errs
 }
@@ -213,7 +222,12 @@ func (p *rowParser) row(rec []string, line int) (*reconcile.Group, Errors) {
 		cell := rec[i]
 		if !utf8.ValidString(cell) {
 			fail(c.name, errors.New("not valid UTF-8 (save the file as UTF-8)"))
-			continue
+			// Keep a placeholder so the id and name checks do not
+			// also call the cell missing.
+			if c.kind != colID && c.kind != colName {
+				continue
+			}
+			cell = strings.ToValidUTF8(cell, "\uFFFD")
 		}
 		if err := p.cell(g, c, cell, &flatMapping, &flatProps); err != nil {
 			fail(c.name, err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -272,8 +273,8 @@ func (y *yamlParser) properties(v *yaml.Node) reconcile.Pairs {
 		return out
 	}
 	y.eachKey(v, "properties", func(key string, k, val *yaml.Node) {
-		var x any
-		if err := val.Decode(&x); err != nil {
+		x, err := yamlValue(val)
+		if err != nil {
 			y.fail(val, "properties."+key, "%v", err)
 			return
 		}
@@ -285,4 +286,65 @@ func (y *yamlParser) properties(v *yaml.Node) reconcile.Pairs {
 		out = append(out, reconcile.Pair{Key: key, Value: s})
 	})
 	return reconcile.SortPairs(out)
+}
+
+// yamlValue converts a node to a JSON-ready value, keeping YAML's types for
+// what JSON has (strings, numbers, booleans, null, lists, maps) and the
+// text as written for the rest: a date stays "2026-01-15", not a timestamp.
+func yamlValue(n *yaml.Node) (any, error) {
+	switch n.Kind {
+	case yaml.AliasNode:
+		return yamlValue(n.Alias)
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			v, err := yamlValue(c)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: keys must be plain names", n.Content[i].Line)
+			}
+			v, err := yamlValue(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			out[n.Content[i].Value] = v
+		}
+		return out, nil
+	}
+	return yamlScalar(n)
+}
+
+func yamlScalar(n *yaml.Node) (any, error) {
+	switch n.Tag {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		err := n.Decode(&b)
+		return b, err
+	case "!!int", "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return nil, err
+		}
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, fmt.Errorf("%s cannot be sent as JSON", n.Value)
+		}
+		if n.Tag == "!!int" {
+			var i int64
+			if n.Decode(&i) == nil {
+				return i, nil
+			}
+		}
+		return f, nil
+	}
+	return n.Value, nil
 }

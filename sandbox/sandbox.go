@@ -235,3 +235,10 @@ func newToken() string {
 	_, _ = crand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Unreject stops rejecting id.
+func (s *Server) Unreject(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.cfg.Reject, id)
+}

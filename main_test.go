@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"groupsync/sandbox"
+)
+
+const testToken = "test-api-token-0123456789abcdef"
+
+// env is a sandbox on loopback plus a work directory, for running the CLI
+// end to end.
+type env struct {
+	t     testing.TB
+	sb    *sandbox.Server
+	url   string
+	dir   string
+	token string // path of the token file
+}
+
+func newEnv(t testing.TB, cfg sandbox.Config) *env {
+	t.Helper()
+	cfg.Token = testToken
+	if cfg.Rate == 0 {
+		cfg.Rate = -1
+	}
+	cfg.RecordRequests = true
+	sb := sandbox.New(cfg)
+	ts := httptest.NewServer(sb)
+	t.Cleanup(ts.Close)
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "token")
+	if err := os.WriteFile(tok, []byte(testToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, sb: sb, url: ts.URL, dir: dir, token: tok}
+}
+
+func (e *env) path(name string) string { return filepath.Join(e.dir, name) }
+
+func (e *env) write(name, content string) string {
+	e.t.Helper()
+	p := e.path(name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// run runs groupsync with the sandbox's URL, token and the env's state and
+// report, returning stdout, stderr and the exit code.
+func (e *env) run(args ...string) (string, string, int) {
+	e.t.Helper()
+	return e.runCtx(context.Background(), args...)
+}
+
+func (e *env) runCtx(ctx context.Context, args ...string) (string, string, int) {
+	e.t.Helper()
+	if len(args) > 0 && (args[0] == "plan" || args[0] == "apply") {
+		args = append(args, "--api-url", e.url, "--token-file", e.token, "--state", e.path("state.json"))
+		if args[0] == "apply" {
+			args = append(args, "--report", e.path("report.csv"), "--rate", "1000/s")
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, args, &stdout, &stderr)
+	code := 0
+	if err != nil {
+		code = exitCode(err)
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(&stderr, "groupsync: error: "+msg)
+		}
+	}
+	for _, out := range []string{stdout.String(), stderr.String()} {
+		if strings.Contains(out, testToken) {
+			e.t.Fatalf("output carries the API token:\n%s", out)
+		}
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// report reads the report as rows keyed by column.
+func (e *env) report() []map[string]string {
+	e.t.Helper()
+	f, err := os.Open(e.path("report.csv"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var rows []map[string]string
+	for _, rec := range recs[1:] {
+		row := map[string]string{}
+		for i, h := range recs[0] {
+			row[h] = rec[i]
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// customers returns a CSV of n groups with every field managed; names may
+// be overridden by id.
+func customers(n int, names map[string]string, mappings map[string]string) string {
+	var b strings.Builder
+	b.WriteString("user_group_id,name,is_demo_group,mapping,properties.region,properties\n")
+	for i := range n {
+		id := fmt.Sprintf("cust-%03d", i)
+		name := fmt.Sprintf("Customer %d", i)
+		if v, ok := names[id]; ok {
+			name = v
+		}
+		ds := fmt.Sprint(200 + i)
+		if v, ok := mappings[id]; ok {
+			ds = v
+		}
+		fmt.Fprintf(&b, "%s,%s,%t,\"{\"\"40\"\": \"\"%s\"\"}\",r%d,\"{\"\"tier\"\": %d}\"\n", id, name, i%7 == 0, ds, i%3, i%4)
+	}
+	return b.String()
+}

@@ -1,0 +1,263 @@
+package manifest
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"groupsync/reconcile"
+)
+
+// write puts files in a temporary directory and returns their paths.
+func write(t testing.TB, files map[string]string) (string, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	var paths []string
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	return dir, paths
+}
+
+func pairs(kv ...string) reconcile.Pairs {
+	p := reconcile.Pairs{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		p = append(p, reconcile.Pair{Key: kv[i], Value: kv[i+1]})
+	}
+	return reconcile.SortPairs(p)
+}
+
+// group is a compact expected group: id, name, managed fields and values.
+type group struct {
+	ID, Name string
+	IsDemo   bool
+	Mapping  reconcile.Pairs
+	Props    reconcile.Pairs
+	Managed  reconcile.Fields
+	Line     int
+}
+
+func simplify(gs []reconcile.Group) []group {
+	var out []group
+	for _, g := range gs {
+		out = append(out, group{g.ID, g.Name, g.IsDemo, nilIfEmpty(g.Mapping, g.Managed.Has(reconcile.FieldMapping)),
+			nilIfEmpty(g.Properties, g.Managed.Has(reconcile.FieldProperties)), g.Managed, g.Source.Line})
+	}
+	return out
+}
+
+func nilIfEmpty(p reconcile.Pairs, managed bool) reconcile.Pairs {
+	if !managed {
+		return nil
+	}
+	if p == nil {
+		return reconcile.Pairs{}
+	}
+	return p
+}
+
+const (
+	demo  = reconcile.FieldIsDemo
+	mapF  = reconcile.FieldMapping
+	propF = reconcile.FieldProperties
+)
+
+func TestLoad_Good(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		in   string
+		want []group
+	}{
+		{"MinimalCSV", "m.csv", "user_group_id,name\na,Alpha\n", []group{{ID: "a", Name: "Alpha", Line: 2}}},
+		{"BOMAndCRLF", "m.csv", "\ufeffid,name\r\na,Alpha\r\nb,Beta\r\n",
+			[]group{{ID: "a", Name: "Alpha", Line: 2}, {ID: "b", Name: "Beta", Line: 3}}},
+		{"QuotedCellsWithCommasQuotesNewlines", "m.csv", "id,name\na,\"Acme, \"\"Inc\"\"\nWest\"\nb,Beta\n",
+			[]group{{ID: "a", Name: "Acme, \"Inc\"\nWest", Line: 2}, {ID: "b", Name: "Beta", Line: 4}}},
+		{"SemicolonDelimiter", "m.csv", "id;name;mapping.40\na;Alpha, Inc;213\n",
+			[]group{{ID: "a", Name: "Alpha, Inc", Mapping: pairs("40", "213"), Managed: mapF, Line: 2}}},
+		{"TabDelimiter", "m.csv", "id\tname\tis_demo_group\na\tAlpha\tYes\n",
+			[]group{{ID: "a", Name: "Alpha", IsDemo: true, Managed: demo, Line: 2}}},
+		{"HeaderCaseAndSpaces", "m.csv", " Customer_ID , NAME ,Is_Demo_Group\na,Alpha,N\n",
+			[]group{{ID: "a", Name: "Alpha", Managed: demo, Line: 2}}},
+		{"ProvidedIDAlias", "m.csv", "provided_id,name\na,Alpha\n", []group{{ID: "a", Name: "Alpha", Line: 2}}},
+		{"Booleans", "m.csv", "id,name,is_demo_group\na,A,TRUE\nb,B,no\nc,C,1\nd,D,0\ne,E,\nf,F,y\n", []group{
+			{ID: "a", Name: "A", IsDemo: true, Managed: demo, Line: 2}, {ID: "b", Name: "B", Managed: demo, Line: 3},
+			{ID: "c", Name: "C", IsDemo: true, Managed: demo, Line: 4}, {ID: "d", Name: "D", Managed: demo, Line: 5},
+			{ID: "e", Name: "E", Managed: demo, Line: 6}, {ID: "f", Name: "F", IsDemo: true, Managed: demo, Line: 7}}},
+		{"JSONCellsAndFlattenedColumns", "m.csv",
+			"id,name,mapping,mapping.134,properties,properties.Region\na,A,\"{\"\"40\"\": 213}\",386,\"{\"\"tier\"\": 2, \"\"f\"\": [1, \"\"x\"\"]}\",us\nb,B,,,,\n",
+			[]group{
+				{ID: "a", Name: "A", Mapping: pairs("40", "213", "134", "386"), Props: pairs("Region", `"us"`, "f", `[1,"x"]`, "tier", "2"), Managed: mapF | propF, Line: 2},
+				{ID: "b", Name: "B", Mapping: pairs(), Props: pairs(), Managed: mapF | propF, Line: 3}}},
+		{"BlankRowsAndTrailingEmptyColumn", "m.csv", "id,name,\na,A,\n,,\n\nb,B,\n",
+			[]group{{ID: "a", Name: "A", Line: 2}, {ID: "b", Name: "B", Line: 5}}},
+		{"EmptyCSV", "m.csv", "", nil},
+		{"HeaderOnly", "m.csv", "id,name\n", nil},
+		{"YAMLWithDefaults", "m.yaml", `
+defaults:
+  mapping: {"40": "213"}
+  is_demo_group: false
+  properties: {channel: direct, tier: 1}
+groups:
+  - user_group_id: acme
+    name: Acme Corp
+    mapping: {"134": 386}
+    properties: {region: us, tier: 2, ratio: 0.5, on: true, list: [a, 1], nested: {k: v}, none: null}
+  - id: 42
+    name: Answer
+    is_demo_group: yes
+    mapping: {"40": "999"}
+`, []group{
+			{ID: "acme", Name: "Acme Corp", Mapping: pairs("40", "213", "134", "386"),
+				Props:   pairs("channel", `"direct"`, "tier", "2", "region", `"us"`, "ratio", "0.5", "on", "true", "list", `["a",1]`, "nested", `{"k":"v"}`, "none", "null"),
+				Managed: demo | mapF | propF, Line: 7},
+			{ID: "42", Name: "Answer", IsDemo: true, Mapping: pairs("40", "999"), Props: pairs("channel", `"direct"`, "tier", "1"), Managed: demo | mapF | propF, Line: 11}}},
+		{"YAMLBareList", "m.yml", "- {user_group_id: a, name: A}\n- user_group_id: b\n  name: B\n  properties: {}\n",
+			[]group{{ID: "a", Name: "A", Line: 1}, {ID: "b", Name: "B", Props: pairs(), Managed: propF, Line: 2}}},
+		{"YAMLDateStaysAsWritten", "m.yaml", "- {id: a, name: A, properties: {since: 2026-01-15}}\n",
+			[]group{{ID: "a", Name: "A", Props: pairs("since", `"2026-01-15"`), Managed: propF, Line: 1}}},
+		{"EmptyYAML", "m.yaml", "# nothing yet\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, paths := write(t, map[string]string{tt.file: tt.in})
+			m, err := Load(paths, Options{})
+			if err != nil {
+				t.Fatalf("Load() error:\n%v", err)
+			}
+			if got := simplify(m.Groups); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Load() =\n%+v\nwant\n%+v", got, tt.want)
+			}
+			if len(tt.want) == 0 && len(m.Warnings) != 1 {
+				t.Errorf("warnings = %v, want one for an empty file", m.Warnings)
+			}
+		})
+	}
+}
+
+func TestLoad_Bad(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		in   string
+		want []string // messages after "FILE:"
+	}{
+		{"MissingIDAndName", "m.csv", "id,name\n,Alpha\nb,\n", []string{
+			"2: user_group_id: missing: every group needs an id",
+			"3: name: missing: every group needs a name"}},
+		{"IDWithSpaces", "m.csv", "id,name\n acme,A\nb ,B\n", []string{
+			`2: user_group_id: " acme" has leading or trailing spaces`,
+			`3: user_group_id: "b " has leading or trailing spaces`}},
+		{"DuplicateInFile", "m.csv", "id,name\na,A\nb,B\na,A2\n", []string{
+			`4: user_group_id: duplicate id "a" (first at FILE:2)`}},
+		{"BadJSON", "m.csv", "id,name,mapping,properties\na,A,\"{\"\"40\"\": ,\",[1]\n", []string{
+			"2: mapping: invalid JSON: invalid character ',' looking for beginning of value (at byte 8 of the cell)",
+			`2: properties: must be a JSON object like {"key": "value"}, not a list`}},
+		{"MappingValueNotString", "m.csv", "id,name,mapping\na,A,\"{\"\"40\"\": true}\"\n", []string{
+			`2: mapping: the value of "40" must be a string or a number, not a boolean`}},
+		{"BadBoolean", "m.csv", "id,name,is_demo_group\na,A,maybe\n", []string{
+			`2: is_demo_group: "maybe" is not a boolean (want true/false, yes/no, y/n or 1/0)`}},
+		{"UnknownColumn", "m.csv", "id,name,mapings\na,A,x\n", []string{
+			`1: unknown column "mapings" (columns are user_group_id, name, is_demo_group, mapping, properties, mapping.<schema id>, properties.<key>)`}},
+		{"KeyBothWays", "m.csv", "id,name,mapping,mapping.40\na,A,\"{\"\"40\"\": \"\"1\"\"}\",2\n", []string{
+			`2: mapping: key "40" is given both in the mapping cell and in column mapping.40`}},
+		{"InvalidUTF8", "m.csv", "id,name\na,A\nb,B\xff\n", []string{
+			"3: name: not valid UTF-8 (save the file as UTF-8)"}},
+		{"WrongCellCount", "m.csv", "id,name\na,A,extra\n", []string{"2: the row has 3 cells but the header has 2"}},
+		{"NoIDColumn", "m.csv", "name\nA\n", []string{"1: no user_group_id column (or id, provided_id, customer_id)"}},
+		{"DuplicateColumn", "m.csv", "id,customer_id,name\na,b,A\n", []string{
+			`1: user_group_id: given twice, by columns "id" and "customer_id"`}},
+		{"BrokenQuote", "m.csv", "id,name\na,\"A\nb,B\n", []string{`2: malformed CSV: extraneous or missing " in quoted-field`}},
+		{"YAMLSyntax", "m.yaml", "groups:\n  - id: a\n    name: A\n      x: y\n", []string{"4: invalid YAML: mapping values are not allowed in this context"}},
+		{"YAMLBadValues", "m.yaml", `groups:
+  - id: a
+    name: A
+    mapping: {"40": [1]}
+    is_demo_group: perhaps
+  - name: B
+  - id: " c"
+    name: C
+    colour: red
+`, []string{
+			`4: mapping.40: must be a string or a number (a data source id)`,
+			`5: is_demo_group: "perhaps" is not a boolean (want true/false, yes/no, y/n or 1/0)`,
+			`6: user_group_id: missing: every group needs user_group_id`,
+			`9: unknown key "colour" in group (keys are user_group_id, name, is_demo_group, mapping, properties)`,
+			`7: user_group_id: " c" has leading or trailing spaces`}},
+		{"YAMLDuplicateKey", "m.yaml", "- id: a\n  name: A\n  name: B\n", []string{`3: key "name" is given twice in this group`}},
+		{"YAMLInvalidUTF8", "m.yaml", "- id: a\n  name: \xfe\n", []string{"2: not valid UTF-8 (save the file as UTF-8)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, paths := write(t, map[string]string{tt.file: tt.in})
+			_, err := Load(paths, Options{})
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("Load() error = %v, want Errors", err)
+			}
+			var got []string
+			for _, e := range errs {
+				msg := strings.TrimPrefix(e.Error(), paths[0]+":")
+				got = append(got, strings.ReplaceAll(msg, paths[0], "FILE"))
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Load() errors =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestLoad_DuplicateAcrossFilesNamesBoth(t *testing.T) {
+	dir, _ := write(t, map[string]string{"a.csv": "id,name\nx,X\n", "b.yaml": "- id: y\n  name: Y\n- id: x\n  name: X again\n"})
+	_, err := Load([]string{dir}, Options{})
+	want := filepath.Join(dir, "b.yaml") + `:3: user_group_id: duplicate id "x" (first at ` + filepath.Join(dir, "a.csv") + ":2)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Load() error = %v, want %s", err, want)
+	}
+}
+
+func TestLoad_DirectoryInNameOrder(t *testing.T) {
+	dir, _ := write(t, map[string]string{"2.yml": "- {id: b, name: B}\n", "1.csv": "id,name\na,A\n", "notes.txt": "ignored", "3.YAML": "- {id: c, name: C}\n"})
+	m, err := Load([]string{dir, filepath.Join(dir, "1.csv")}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, g := range m.Groups {
+		ids = append(ids, g.ID)
+	}
+	if got, want := strings.Join(ids, ","), "a,b,c"; got != want {
+		t.Errorf("ids = %s, want %s", got, want)
+	}
+}
+
+func TestLoad_ForcedDelimiter(t *testing.T) {
+	// The header has more commas than semicolons, but the user knows better.
+	_, paths := write(t, map[string]string{"m.csv": "id;name,with,commas\na;A,B\n"})
+	m, err := Load(paths, Options{Delimiter: ';'})
+	if err == nil {
+		t.Fatalf("want an unknown column error, got %+v", m.Groups)
+	}
+	if !strings.Contains(err.Error(), `unknown column "name,with,commas"`) {
+		t.Errorf("error = %v", err)
+	}
+}
+
+// Every sample must load, so the samples cannot rot.
+func TestLoad_Samples(t *testing.T) {
+	m, err := Load([]string{"../samples"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Groups) < 15 || len(m.Warnings) > 0 {
+		t.Errorf("samples: %d groups, warnings %v", len(m.Groups), m.Warnings)
+	}
+}
