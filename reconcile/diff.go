@@ -143,7 +143,8 @@ func (c *Change) Fields() []FieldChange {
 			out = append(out, FieldChange{Path: path, Before: before, After: after})
 		}
 	}
-	add("name", quoteIf(cur.Name, c.Current != nil), strconv.Quote(g.Name))
+	// An empty name in state is a group adopted but not yet corrected.
+	add("name", quoteIf(cur.Name, cur.Name != ""), strconv.Quote(g.Name))
 	if g.Managed.Has(FieldIsDemo) {
 		add("is_demo_group", boolIf(cur.IsDemo, cur.Managed.Has(FieldIsDemo)), strconv.FormatBool(g.IsDemo))
 	}
