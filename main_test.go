@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -42,6 +43,14 @@ func newEnv(t testing.TB, cfg sandbox.Config) *env {
 		t.Fatal(err)
 	}
 	return &env{t: t, sb: sb, url: ts.URL, dir: dir, token: tok}
+}
+
+// newEnvWith serves h on loopback for the test's lifetime and returns its URL.
+func newEnvWith(t testing.TB, h http.Handler) string {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts.URL
 }
 
 func (e *env) path(name string) string { return filepath.Join(e.dir, name) }

@@ -199,7 +199,8 @@ func (r *run) now() time.Time {
 // call makes one request with retries. It counts attempts in res.
 func (r *run) call(res *Result, fn func(context.Context, *Group) (Remote, error), g *Group) (Remote, error) {
 	for attempt := 1; ; attempt++ {
-		if err := r.Limiter.Wait(r.stop); err != nil {
+		ticket, err := r.Limiter.Wait(r.stop)
+		if err != nil {
 			if attempt == 1 && res.Attempts == 0 {
 				return Remote{}, errStopped
 			}
@@ -214,7 +215,7 @@ func (r *run) call(res *Result, fn func(context.Context, *Group) (Remote, error)
 			r.budget.earn()
 			return remote, nil
 		}
-		wait, err := r.retryWait(attempt, err)
+		wait, err := r.retryWait(attempt, ticket, err)
 		if err != nil {
 			return Remote{}, err
 		}
@@ -226,7 +227,7 @@ func (r *run) call(res *Result, fn func(context.Context, *Group) (Remote, error)
 
 // retryWait decides whether a failed attempt is retried and after how long;
 // a non-nil error means the call has failed for good.
-func (r *run) retryWait(attempt int, err error) (time.Duration, error) {
+func (r *run) retryWait(attempt int, ticket Ticket, err error) (time.Duration, error) {
 	switch {
 	case r.calls.Err() != nil:
 		return 0, fmt.Errorf("abandoned after the grace period: %w", err)
@@ -234,7 +235,7 @@ func (r *run) retryWait(attempt int, err error) (time.Duration, error) {
 		r.abort(err)
 		return 0, err
 	case errors.Is(err, ErrRateLimited):
-		r.Limiter.Throttled()
+		r.Limiter.Throttled(ticket)
 	case errors.Is(err, ErrRetryable):
 		if !r.budget.spend() {
 			r.abort(ErrRetryBudget)

@@ -249,19 +249,27 @@ func TestApply_InterruptFinishesInFlightAndSkipsTheRest(t *testing.T) {
 
 func TestLimiter_HalvesOnThrottleAndRecoversAdditively(t *testing.T) {
 	l := reconcile.NewLimiter(100)
-	l.Throttled()
+	ctx := context.Background()
+	early, _ := l.Wait(ctx)
+	inFlight, _ := l.Wait(ctx)
+	l.Throttled(early)
 	if r := l.Rate(); r != 50 {
 		t.Fatalf("after a 429 the rate is %v, want 50", r)
 	}
-	l.Throttled() // within a second of the first cut: the same congestion
+	l.Throttled(inFlight) // sent before the cut: the same congestion
 	if r := l.Rate(); r != 50 {
-		t.Fatalf("a second 429 at once cut the rate to %v", r)
+		t.Fatalf("a 429 of a call sent before the cut cut the rate to %v", r)
 	}
-	for range 10 {
+	later, _ := l.Wait(ctx)
+	l.Throttled(later)
+	if r := l.Rate(); r != 25 {
+		t.Fatalf("a 429 at the new rate left it at %v, want 25", r)
+	}
+	for range 12 {
 		l.Succeeded()
 	}
-	if r := l.Rate(); r != 70 {
-		t.Fatalf("after 10 successes the rate is %v, want 70", r)
+	if r := l.Rate(); r != 49 {
+		t.Fatalf("after 12 successes the rate is %v, want 49", r)
 	}
 	for range 100 {
 		l.Succeeded()

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"sync"
-	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -18,20 +17,31 @@ type Limiter struct {
 	max rate.Limit
 
 	mu sync.Mutex
-	// cutUntil spaces decreases: the 429s of calls already in flight when
-	// the rate was cut say nothing new and must not cut it again.
-	cutUntil time.Time
-	now      func() time.Time
+	// gen counts cuts. A call carries the generation it started in, and
+	// only a 429 from a call sent at the current rate cuts it again: the
+	// 429s of calls already in flight at the old rate say nothing new.
+	gen uint64
 }
+
+// Ticket is what [Limiter.Wait] hands a call, to be given back to
+// [Limiter.Throttled] if the call is refused.
+type Ticket struct{ gen uint64 }
 
 // NewLimiter returns a limiter of perSecond calls with no burst, so that
 // concurrency never sends more than one call at a time above the rate.
 func NewLimiter(perSecond float64) *Limiter {
-	return &Limiter{lim: rate.NewLimiter(rate.Limit(perSecond), 1), max: rate.Limit(perSecond), now: time.Now}
+	return &Limiter{lim: rate.NewLimiter(rate.Limit(perSecond), 1), max: rate.Limit(perSecond)}
 }
 
 // Wait blocks until a call may start.
-func (l *Limiter) Wait(ctx context.Context) error { return l.lim.Wait(ctx) }
+func (l *Limiter) Wait(ctx context.Context) (Ticket, error) {
+	if err := l.lim.Wait(ctx); err != nil {
+		return Ticket{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Ticket{gen: l.gen}, nil
+}
 
 // Rate returns the current rate in calls per second.
 func (l *Limiter) Rate() float64 { return float64(l.lim.Limit()) }
@@ -40,27 +50,22 @@ func (l *Limiter) Rate() float64 { return float64(l.lim.Limit()) }
 // probes whether the service has recovered.
 const minRate = 0.1
 
-// Throttled halves the rate after a 429.
-func (l *Limiter) Throttled() {
+// Throttled halves the rate after a 429 of a call sent at the current rate.
+func (l *Limiter) Throttled(t Ticket) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
-	if now.Before(l.cutUntil) {
+	if t.gen != l.gen {
 		return
 	}
-	r := max(l.lim.Limit()/2, minRate)
-	l.lim.SetLimitAt(now, r)
-	// Calls sent in the next second were paced at the old rate already.
-	l.cutUntil = now.Add(time.Second)
+	l.gen++
+	l.lim.SetLimit(max(l.lim.Limit()/2, minRate))
 }
 
 // Succeeded raises the rate by a fiftieth of the configured rate, up to it.
 func (l *Limiter) Succeeded() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r := l.lim.Limit()
-	if r >= l.max {
-		return
+	if r := l.lim.Limit(); r < l.max {
+		l.lim.SetLimit(min(r+l.max/50, l.max))
 	}
-	l.lim.SetLimitAt(l.now(), min(r+l.max/50, l.max))
 }
