@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -136,30 +137,36 @@ type jsonChange struct {
 	Fields []jsonField `json:"fields"`
 }
 
-type jsonPlan struct {
-	FormatVersion   int               `json:"format_version"`
-	Summary         reconcile.Summary `json:"summary"`
-	Changes         []jsonChange      `json:"changes"`
-	Calls           int               `json:"calls"`
-	DurationSeconds float64           `json:"duration_seconds"`
-}
-
+// printPlanJSON streams the plan, one change at a time: a plan of a million
+// creates must not be built as one value first.
 func printPlanJSON(w io.Writer, p *reconcile.Plan, perSecond float64) error {
 	s := p.Summary()
-	out := jsonPlan{FormatVersion: 1, Summary: s, Changes: []jsonChange{}, Calls: s.Calls(),
-		DurationSeconds: reconcile.Duration(s.Calls(), perSecond).Seconds()}
+	summary, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	fmt.Fprintf(bw, "{\n  \"format_version\": 1,\n  \"summary\": %s,\n  \"calls\": %d,\n  \"duration_seconds\": %g,\n  \"changes\": [",
+		summary, s.Calls(), reconcile.Duration(s.Calls(), perSecond).Seconds())
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		jc := jsonChange{ID: c.ID, Action: string(c.Action), Fields: []jsonField{}}
 		for _, f := range c.Fields() {
 			jc.Fields = append(jc.Fields, jsonField{Path: f.Path, Before: rawOrNull(f.Before), After: rawOrNull(f.After)})
 		}
-		out.Changes = append(out.Changes, jc)
+		sep := ",\n    "
+		if i == 0 {
+			sep = "\n    "
+		}
+		bw.WriteString(sep)
+		if err := enc.Encode(jc); err != nil {
+			return err
+		}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(out)
+	bw.WriteString("\n  ]\n}\n")
+	return bw.Flush()
 }
 
 func rawOrNull(v string) json.RawMessage {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -60,7 +62,8 @@ func ParseCSV(r io.Reader, delimiter rune) ([]reconcile.Group, Errors) {
 	if p == nil {
 		return nil, errs
 	}
-	var groups []reconcile.Group
+	p.errs = errs
+	groups := make([]reconcile.Group, 0, estimateRows(r, br))
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -69,16 +72,37 @@ func ParseCSV(r io.Reader, delimiter rune) ([]reconcile.Group, Errors) {
 		if err != nil {
 			// encoding/csv cannot resynchronise after a broken quote,
 			// so the rest of this file is unreadable.
-			return groups, append(errs, csvError(err))
+			return groups, append(p.errs, csvError(err))
 		}
 		line, _ := cr.FieldPos(0)
-		g, rowErrs := p.row(rec, line)
-		errs = append(errs, rowErrs...)
-		if g != nil {
-			groups = append(groups, *g)
+		groups = append(groups, reconcile.Group{})
+		if !p.row(rec, line, &groups[len(groups)-1]) {
+			groups = groups[:len(groups)-1]
 		}
 	}
-	return groups, errs
+	return slices.Clip(groups), p.errs
+}
+
+// estimateRows guesses a file's row count from its size and the lines in
+// the buffer, so that the groups slice is allocated once: growing a slice
+// of a million groups copies them again and again, under GC write
+// barriers, and cost more than parsing them.
+func estimateRows(r io.Reader, br *bufio.Reader) int {
+	f, ok := r.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return 0
+	}
+	info, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	sample, _ := br.Peek(br.Size())
+	lines := bytes.Count(sample, []byte("\n"))
+	if lines == 0 {
+		return 0
+	}
+	rows := int(info.Size()) / max(len(sample)/lines, 1)
+	return min(rows+rows/8+16, 1<<26)
 }
 
 func csvError(err error) *ParseError {
@@ -119,6 +143,15 @@ func detectDelimiter(br *bufio.Reader) rune {
 type rowParser struct {
 	cols    []column
 	managed reconcile.Fields
+	// nMapping and nProps count flattened columns, to size each row's
+	// slices once.
+	nMapping, nProps int
+	line             int
+	errs             Errors
+}
+
+func (p *rowParser) fail(field string, err error) {
+	p.errs = append(p.errs, &ParseError{Line: p.line, Field: field, Err: err})
 }
 
 var idAliases = map[string]bool{"user_group_id": true, "id": true, "provided_id": true, "customer_id": true}
@@ -150,6 +183,12 @@ func newRowParser(header []string) (*rowParser, Errors) {
 		}
 		seen[c.name] = h
 		p.managed |= c.fields()
+		switch c.kind {
+		case colMappingKey:
+			p.nMapping++
+		case colPropertyKey:
+			p.nProps++
+		}
 	}
 	_, hasID := seen["user_group_id"]
 	_, hasName := seen["name"]
@@ -203,25 +242,30 @@ func (c column) fields() reconcile.Fields {
 	return 0
 }
 
-// row parses one record; it returns nil for a blank row or a row with errors.
-func (p *rowParser) row(rec []string, line int) (*reconcile.Group, Errors) {
-	var errs Errors
-	fail := func(field string, err error) {
-		errs = append(errs, &ParseError{Line: line, Field: field, Err: err})
-	}
+// row parses one record into g and reports whether it holds a group: a
+// blank row or a row with errors does not.
+func (p *rowParser) row(rec []string, line int, g *reconcile.Group) bool {
+	p.line = line
 	if blank(rec) {
-		return nil, nil
+		return false
 	}
+	n0 := len(p.errs)
 	if len(rec) != len(p.cols) {
-		fail("", fmt.Errorf("the row has %d cells but the header has %d", len(rec), len(p.cols)))
-		return nil, errs
+		p.fail("", fmt.Errorf("the row has %d cells but the header has %d", len(rec), len(p.cols)))
+		return false
 	}
-	g := &reconcile.Group{Managed: p.managed, Source: reconcile.Source{Line: line}}
+	g.Managed, g.Source.Line = p.managed, line
 	var flatMapping, flatProps reconcile.Pairs
+	if p.nMapping > 0 {
+		flatMapping = make(reconcile.Pairs, 0, p.nMapping)
+	}
+	if p.nProps > 0 {
+		flatProps = make(reconcile.Pairs, 0, p.nProps)
+	}
 	for i, c := range p.cols {
 		cell := rec[i]
 		if !utf8.ValidString(cell) {
-			fail(c.name, errors.New("not valid UTF-8 (save the file as UTF-8)"))
+			p.fail(c.name, errors.New("not valid UTF-8 (save the file as UTF-8)"))
 			// Keep a placeholder so the id and name checks do not
 			// also call the cell missing.
 			if c.kind != colID && c.kind != colName {
@@ -230,26 +274,23 @@ func (p *rowParser) row(rec []string, line int) (*reconcile.Group, Errors) {
 			cell = strings.ToValidUTF8(cell, "\uFFFD")
 		}
 		if err := p.cell(g, c, cell, &flatMapping, &flatProps); err != nil {
-			fail(c.name, err)
+			p.fail(c.name, err)
 		}
 	}
 	if err := checkID(g.ID); err != nil {
-		fail("user_group_id", err)
+		p.fail("user_group_id", err)
 	}
 	if g.Name == "" {
-		fail("name", errors.New("missing: every group needs a name"))
+		p.fail("name", errors.New("missing: every group needs a name"))
 	}
 	var err error
 	if g.Mapping, err = mergeFlat(g.Mapping, flatMapping, "mapping"); err != nil {
-		fail("mapping", err)
+		p.fail("mapping", err)
 	}
 	if g.Properties, err = mergeFlat(g.Properties, flatProps, "properties"); err != nil {
-		fail("properties", err)
+		p.fail("properties", err)
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return g, nil
+	return len(p.errs) == n0
 }
 
 func (p *rowParser) cell(g *reconcile.Group, c column, cell string, flatMapping, flatProps *reconcile.Pairs) error {
@@ -297,11 +338,13 @@ func objectCell(cell string, conv func(map[string]any) (reconcile.Pairs, error))
 // Flattened columns are few and already in header order, so a linear scan
 // beats building a map per row.
 func mergeFlat(cell, flat reconcile.Pairs, what string) (reconcile.Pairs, error) {
-	if len(flat) == 0 {
-		if cell == nil {
-			return reconcile.Pairs{}, nil
-		}
+	switch {
+	case len(flat) == 0 && cell == nil:
+		return reconcile.Pairs{}, nil
+	case len(flat) == 0:
 		return cell, nil
+	case len(cell) == 0:
+		return reconcile.SortPairs(flat), nil
 	}
 	for _, kv := range flat {
 		if _, dup := cell.Get(kv.Key); dup {

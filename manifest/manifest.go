@@ -86,27 +86,58 @@ func Load(paths []string, opts Options) (*Manifest, error) {
 	}
 	m := &Manifest{Files: files}
 	var errs Errors
-	seen := map[string]int{}
+	var seen map[string]int
 	for _, file := range files {
 		groups, ferrs := loadFile(file, opts)
 		errs = append(errs, ferrs...)
 		if len(groups) == 0 && len(ferrs) == 0 {
 			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: no groups in this file", file))
 		}
-		for _, g := range groups {
-			if first, dup := seen[g.ID]; dup {
-				errs = append(errs, &ParseError{File: file, Line: g.Source.Line, Field: "user_group_id",
-					Err: fmt.Errorf("duplicate id %q (first at %s)", g.ID, m.Groups[first].Source)})
-				continue
-			}
-			seen[g.ID] = len(m.Groups)
-			m.Groups = append(m.Groups, g)
+		if seen == nil {
+			seen = make(map[string]int, len(groups))
+		}
+		groups, derrs := m.dedup(groups, seen)
+		errs = append(errs, derrs...)
+		if m.Groups == nil {
+			m.Groups = groups
+		} else {
+			m.Groups = append(m.Groups, groups...)
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return m, nil
+}
+
+// dedup drops, in place, the groups whose id came earlier, and reports each
+// with both places. seen maps ids to their index in m.Groups.
+func (m *Manifest) dedup(groups []reconcile.Group, seen map[string]int) ([]reconcile.Group, Errors) {
+	var errs Errors
+	out := groups[:0]
+	for i := range groups {
+		g := &groups[i]
+		if first, dup := seen[g.ID]; dup {
+			var where reconcile.Source
+			if first < len(m.Groups) {
+				where = m.Groups[first].Source
+			} else {
+				where = out[first-len(m.Groups)].Source
+			}
+			errs = append(errs, &ParseError{File: g.Source.File, Line: g.Source.Line, Field: "user_group_id",
+				Err: fmt.Errorf("duplicate id %q (first at %s)", g.ID, where)})
+			continue
+		}
+		seen[g.ID] = len(m.Groups) + len(out)
+		// Copying a group onto itself costs write barriers; only move
+		// groups once a duplicate has opened a gap.
+		if len(out) == i {
+			out = out[:i+1]
+		} else {
+			out = append(out, *g)
+		}
+	}
+	return out, errs
 }
 
 func loadFile(file string, opts Options) ([]reconcile.Group, Errors) {

@@ -105,8 +105,19 @@ func propertyPairs(m map[string]any) (reconcile.Pairs, error) {
 	return reconcile.SortPairs(out), nil
 }
 
-// quoteJSON returns s as a JSON string.
+// quoteJSON returns s as a JSON string, exactly as encoding/json writes it
+// (so that values compare equal with those read back from state), with one
+// allocation for the common string that needs no escaping.
 func quoteJSON(s string) string {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		// 0xE2 starts U+2028 and U+2029, which encoding/json escapes.
+		plain = c >= 0x20 && c != '"' && c != '\\' && c != 0xE2 && c != 0x7f
+	}
+	if plain {
+		return "\"" + s + "\""
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

@@ -33,15 +33,6 @@ func Fingerprint(apiToken string) string {
 	return "sha256:" + hex.EncodeToString(sum[:6])
 }
 
-// file is the JSON form of the state.
-type file struct {
-	FormatVersion    int                   `json:"format_version"`
-	Serial           int64                 `json:"serial"`
-	APIURL           string                `json:"api_url"`
-	TokenFingerprint string                `json:"token_fingerprint"`
-	Groups           map[string]*wireGroup `json:"groups"`
-}
-
 // wireGroup is one group of the state file. A field that is absent was never
 // applied, which keeps unmanaged fields unmanaged across runs.
 type wireGroup struct {
@@ -144,32 +135,109 @@ func readFile(path string) (*reconcile.State, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var w file
-	dec := json.NewDecoder(bufio.NewReaderSize(f, 256<<10))
-	if err := dec.Decode(&w); err != nil {
+	st, err := decode(json.NewDecoder(bufio.NewReaderSize(f, 256<<10)))
+	var ve *versionError
+	switch {
+	case errors.As(err, &ve):
+		return nil, fmt.Errorf("state file %s has format version %d, newer than this groupsync understands (%d): upgrade groupsync", path, ve.version, FormatVersion)
+	case err != nil:
 		return nil, &CorruptError{Path: path, Err: err}
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &CorruptError{Path: path, Err: errors.New("unexpected data after the state")}
+	return st, nil
+}
+
+type versionError struct{ version int }
+
+func (e *versionError) Error() string { return fmt.Sprintf("format version %d", e.version) }
+
+// decode reads a state file key by key, and its groups one at a time, so
+// that a million groups never exist twice in memory (once as JSON values,
+// once as groups).
+func decode(dec *json.Decoder) (*reconcile.State, error) {
+	st := reconcile.NewState()
+	version := 0
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
 	}
-	switch {
-	case w.FormatVersion > FormatVersion:
-		return nil, fmt.Errorf("state file %s has format version %d, newer than this groupsync understands (%d): upgrade groupsync", path, w.FormatVersion, FormatVersion)
-	case w.FormatVersion < 1 || w.Groups == nil:
-		return nil, &CorruptError{Path: path, Err: errors.New("no format_version or groups: not a groupsync state file")}
-	}
-	st := &reconcile.State{Serial: w.Serial, APIURL: w.APIURL, TokenFingerprint: w.TokenFingerprint, Groups: make(map[string]*reconcile.Applied, len(w.Groups))}
-	for id, g := range w.Groups {
-		if g == nil {
-			return nil, &CorruptError{Path: path, Err: fmt.Errorf("group %q is null", id)}
-		}
-		a, err := g.applied(id)
+	sawGroups := false
+	for dec.More() {
+		key, err := dec.Token()
 		if err != nil {
-			return nil, &CorruptError{Path: path, Err: err}
+			return nil, err
+		}
+		switch key {
+		case "format_version":
+			err = dec.Decode(&version)
+			if err == nil && version > FormatVersion {
+				return nil, &versionError{version}
+			}
+		case "serial":
+			err = dec.Decode(&st.Serial)
+		case "api_url":
+			err = dec.Decode(&st.APIURL)
+		case "token_fingerprint":
+			err = dec.Decode(&st.TokenFingerprint)
+		case "groups":
+			sawGroups = true
+			err = decodeGroups(dec, st)
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("unexpected data after the state")
+	}
+	if version < 1 || !sawGroups {
+		return nil, errors.New("no format_version or groups: not a groupsync state file")
+	}
+	return st, nil
+}
+
+func decodeGroups(dec *json.Decoder, st *reconcile.State) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		id, _ := tok.(string)
+		var w wireGroup
+		if err := dec.Decode(&w); err != nil {
+			return fmt.Errorf("group %q: %w", id, err)
+		}
+		if w.Token == "" {
+			return fmt.Errorf("group %q has no token", id)
+		}
+		a, err := w.applied(id)
+		if err != nil {
+			return err
 		}
 		st.Groups[id] = a
 	}
-	return st, nil
+	return expectDelim(dec, '}')
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	if tok != want {
+		return fmt.Errorf("found %v where %v was expected", tok, want)
+	}
+	return nil
 }
 
 // write saves st at path atomically, keeping the old file as PATH.backup.
