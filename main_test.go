@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +17,24 @@ import (
 )
 
 const testToken = "test-api-token-0123456789abcdef"
+
+// TestMain lets the test binary stand in for groupsync, so that the crash
+// and signal tests can run it as a real process without building it.
+func TestMain(m *testing.M) {
+	if os.Getenv("GROUPSYNC_TEST_AS_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// command returns groupsync, as a process, with the env's flags.
+func (e *env) command(args ...string) *exec.Cmd {
+	args = append(args, "--api-url", e.url, "--token-file", e.token, "--state", e.path("state.json"), "--report", e.path("report.csv"))
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "GROUPSYNC_TEST_AS_MAIN=1")
+	return cmd
+}
 
 // env is a sandbox on loopback plus a work directory, for running the CLI
 // end to end.

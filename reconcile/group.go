@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Fields is a set of the optional attributes a manifest manages for a group.
@@ -128,6 +129,9 @@ func (g *Group) PropertiesJSON() map[string]json.RawMessage {
 // CanonicalJSON re-encodes one JSON value so that equal values have equal
 // text: objects with sorted keys, no insignificant space, numbers as written.
 func CanonicalJSON(raw []byte) (string, error) {
+	if canonicalScalar(raw) {
+		return string(raw), nil
+	}
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.UseNumber()
 	var v any
@@ -150,4 +154,27 @@ func MarshalCanonical(v any) (string, error) {
 		return "", err
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// canonicalScalar reports whether raw is a scalar already in the form
+// MarshalCanonical writes, which is what state files hold: decoding and
+// re-encoding a million of them would dominate loading a large state.
+func canonicalScalar(raw []byte) bool {
+	switch {
+	case len(raw) == 0:
+		return false
+	case string(raw) == "true" || string(raw) == "false" || string(raw) == "null":
+		return true
+	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
+		// UseNumber keeps a number as written.
+		return json.Valid(raw)
+	case raw[0] == '"' && len(raw) >= 2 && raw[len(raw)-1] == '"':
+		for _, c := range raw[1 : len(raw)-1] {
+			if c < 0x20 || c == '"' || c == '\\' || c == 0xE2 || c == 0x7f {
+				return false
+			}
+		}
+		return utf8.Valid(raw)
+	}
+	return false
 }

@@ -64,7 +64,29 @@ func toWire(a *reconcile.Applied) *wireGroup {
 }
 
 func (w *wireGroup) applied(id string) (*reconcile.Applied, error) {
-	a := &reconcile.Applied{Token: w.Token, EnvTag: w.EnvTag, AppliedAt: w.AppliedAt}
+	return w.appliedInterned(id, nil)
+}
+
+// interner shares the strings that repeat across groups (environment tags,
+// mapping and property keys), which a million-group state holds a million
+// copies of otherwise.
+type interner map[string]string
+
+func (in interner) get(s string) string {
+	if in == nil {
+		return s
+	}
+	if v, ok := in[s]; ok {
+		return v
+	}
+	if len(in) < 4096 {
+		in[s] = s
+	}
+	return s
+}
+
+func (w *wireGroup) appliedInterned(id string, in interner) (*reconcile.Applied, error) {
+	a := &reconcile.Applied{Token: w.Token, EnvTag: in.get(w.EnvTag), AppliedAt: w.AppliedAt}
 	a.ID, a.Name = id, w.Name
 	if w.IsDemo != nil {
 		a.Managed |= reconcile.FieldIsDemo
@@ -74,7 +96,7 @@ func (w *wireGroup) applied(id string) (*reconcile.Applied, error) {
 		a.Managed |= reconcile.FieldMapping
 		a.Mapping = make(reconcile.Pairs, 0, len(*w.Mapping))
 		for k, v := range *w.Mapping {
-			a.Mapping = append(a.Mapping, reconcile.Pair{Key: k, Value: v})
+			a.Mapping = append(a.Mapping, reconcile.Pair{Key: in.get(k), Value: v})
 		}
 		a.Mapping = reconcile.SortPairs(a.Mapping)
 	}
@@ -86,7 +108,7 @@ func (w *wireGroup) applied(id string) (*reconcile.Applied, error) {
 			if err != nil {
 				return nil, fmt.Errorf("group %q: properties.%s: %w", id, k, err)
 			}
-			a.Properties = append(a.Properties, reconcile.Pair{Key: k, Value: c})
+			a.Properties = append(a.Properties, reconcile.Pair{Key: in.get(k), Value: c})
 		}
 		a.Properties = reconcile.SortPairs(a.Properties)
 	}
@@ -204,6 +226,7 @@ func decodeGroups(dec *json.Decoder, st *reconcile.State) error {
 	if err := expectDelim(dec, '{'); err != nil {
 		return err
 	}
+	in := interner{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -217,7 +240,7 @@ func decodeGroups(dec *json.Decoder, st *reconcile.State) error {
 		if w.Token == "" {
 			return fmt.Errorf("group %q has no token", id)
 		}
-		a, err := w.applied(id)
+		a, err := w.appliedInterned(id, in)
 		if err != nil {
 			return err
 		}
