@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/groupsync
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
 
 .PHONY: build test demo lint bench fuzz
 
@@ -17,13 +17,13 @@ test:
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo "gofmt: files above need formatting" && exit 1)
 	$(GO) vet ./...
-	$(GO) run $(STATICCHECK) ./...
+	$(GO) tool staticcheck ./...
 
 demo: build
 	./scripts/demo.sh $(BIN)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./manifest ./reconcile .
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./manifest .
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./manifest

@@ -39,6 +39,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, create bool) {
 		fail(w, http.StatusUnauthorized, "detail", "Invalid token.")
 		return
 	}
+	// Read the body before waiting, so that a client that goes away
+	// cancels the request (net/http notices only once the body is read).
+	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return
+	}
 	if !wait(r, s.cfg.Latency) {
 		return
 	}
@@ -51,7 +57,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, create bool) {
 	case FaultResetBefore:
 		panic(http.ErrAbortHandler)
 	}
-	body, err := decode(r.Body)
+	body, err := decode(data)
 	if err != nil {
 		s.count(func(st *Stats) { st.Rejected++ })
 		fail(w, http.StatusBadRequest, "message", err.Error())
@@ -202,11 +208,7 @@ func (b *body) applyTo(g *Group) {
 
 // decode reads and validates a body the way the service documents it. Its
 // messages are the sandbox's own wording; the real service's are unknown.
-func decode(r io.Reader) (*body, error) {
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("could not read the request body")
-	}
+func decode(data []byte) (*body, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("JSON parse error: the body must be a JSON object")
