@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -323,7 +324,7 @@ func (p *rowParser) cell(g *reconcile.Group, c column, cell string, flatMapping,
 }
 
 // objectCell parses a JSON object cell; an empty cell is an empty object.
-func objectCell(cell string, conv func(map[string]any) (reconcile.Pairs, error)) (reconcile.Pairs, error) {
+func objectCell(cell string, conv func(map[string]json.RawMessage) (reconcile.Pairs, error)) (reconcile.Pairs, error) {
 	if strings.TrimSpace(cell) == "" {
 		return reconcile.Pairs{}, nil
 	}

@@ -37,8 +37,10 @@ type Result struct {
 // Applier drives an [API] through a plan. Its fields are set once before
 // Apply and not changed after.
 type Applier struct {
-	API         API
-	Limiter     *Limiter
+	API     API
+	Limiter *Limiter
+	// Concurrency bounds the calls in flight. Groups waiting out a backoff
+	// do not hold a slot, so a few failing calls do not idle the run.
 	Concurrency int
 	Retry       RetryPolicy
 	// Grace is how long calls in flight may finish after ctx is done.
@@ -62,6 +64,7 @@ type run struct {
 	stop   context.Context // done: start nothing new
 	abort  context.CancelCauseFunc
 	calls  context.Context // done: abandon calls in flight
+	slots  chan struct{}   // one per call in flight
 	mu     sync.Mutex      // guards st and Record
 	doneMu sync.Mutex      // serialises Done
 	done   int
@@ -85,11 +88,14 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, st *State) ([]Result, erro
 	unhook := context.AfterFunc(stop, func() { time.AfterFunc(a.Grace, cancelCalls) })
 	defer unhook()
 
-	r := &run{Applier: a, st: st, budget: newBudget(a.Retry), stop: stop, abort: abort, calls: calls}
+	conc := max(a.Concurrency, 1)
+	r := &run{Applier: a, st: st, budget: newBudget(a.Retry), stop: stop, abort: abort, calls: calls, slots: make(chan struct{}, conc)}
 	work := Work(p)
 	results := make([]Result, len(work))
 	var g errgroup.Group
-	g.SetLimit(max(a.Concurrency, 1))
+	// More groups than slots are in progress, so that the slot of a group
+	// in backoff goes to another group's call.
+	g.SetLimit(groupsPerSlot * conc)
 	for i, c := range work {
 		g.Go(func() error {
 			results[i] = r.one(c)
@@ -109,6 +115,9 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, st *State) ([]Result, erro
 	}
 	return results, nil
 }
+
+// groupsPerSlot is how many groups may be in progress per call slot.
+const groupsPerSlot = 4
 
 // Work returns the changes of p that need calls, in plan order.
 func Work(p *Plan) []Change {
@@ -199,7 +208,7 @@ func (r *run) now() time.Time {
 // call makes one request with retries. It counts attempts in res.
 func (r *run) call(res *Result, fn func(context.Context, *Group) (Remote, error), g *Group) (Remote, error) {
 	for attempt := 1; ; attempt++ {
-		ticket, err := r.Limiter.Wait(r.stop)
+		ticket, err := r.acquire()
 		if err != nil {
 			if attempt == 1 && res.Attempts == 0 {
 				return Remote{}, errStopped
@@ -208,6 +217,7 @@ func (r *run) call(res *Result, fn func(context.Context, *Group) (Remote, error)
 		}
 		res.Attempts++
 		remote, err := fn(r.calls, g)
+		<-r.slots
 		res.HTTPStatus = httpStatus(err)
 		if err == nil {
 			res.HTTPStatus = 200
@@ -223,6 +233,21 @@ func (r *run) call(res *Result, fn func(context.Context, *Group) (Remote, error)
 			return Remote{}, fmt.Errorf("interrupted before retrying: %w", errStopped)
 		}
 	}
+}
+
+// acquire takes a call slot and then the rate limiter's permission, so that
+// neither more than Concurrency calls nor more than the rate are in flight.
+func (r *run) acquire() (Ticket, error) {
+	select {
+	case r.slots <- struct{}{}:
+	case <-r.stop.Done():
+		return Ticket{}, r.stop.Err()
+	}
+	t, err := r.Limiter.Wait(r.stop)
+	if err != nil {
+		<-r.slots
+	}
+	return t, err
 }
 
 // retryWait decides whether a failed attempt is retried and after how long;
