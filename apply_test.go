@@ -284,3 +284,52 @@ func TestApply_ReportAndStateAreMode0600(t *testing.T) {
 		}
 	}
 }
+
+func TestApply_SavedPlan(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	m := e.write("customers.csv", customers(4, nil, nil))
+	planPath := e.path("plan.json")
+	if _, stderr, code := e.run("plan", "-f", m, "--out", planPath); code != 0 {
+		t.Fatal(stderr)
+	}
+	// The manifest changes after planning: apply --plan applies the plan,
+	// not the manifest.
+	e.write("customers.csv", customers(6, nil, nil))
+	if _, stderr, code := e.run("apply", "--plan", planPath); code != 0 {
+		t.Fatal(stderr)
+	}
+	if got := len(e.sb.Groups()); got != 4 {
+		t.Errorf("%d groups on the service, want the plan's 4", got)
+	}
+	if rows := e.report(); len(rows) != 4 || rows[0]["action"] != "create" {
+		t.Errorf("report %v", rows)
+	}
+	// The state has moved since the plan: applying it again is refused.
+	_, stderr, code := e.run("apply", "--plan", planPath)
+	if code != 1 || !strings.Contains(stderr, "the state changed since plan") {
+		t.Errorf("stale plan: exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code := e.run("apply", "--plan", planPath, "-f", m); code != 1 || !strings.Contains(stderr, "can't be combined") {
+		t.Errorf("--plan with -f: exit %d\n%s", code, stderr)
+	}
+	if err := os.WriteFile(e.path("not-a-plan.json"), []byte(`{}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := e.run("apply", "--plan", e.path("not-a-plan.json")); code != 1 || !strings.Contains(stderr, "is not a plan saved by groupsync plan --out") {
+		t.Errorf("bad plan file: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	stdout, stderr, code := e.run("validate", "-f", "samples")
+	if code != 0 || stdout != "ok: 2 files, 20 groups, managed fields: name,is_demo_group,mapping,properties\n" {
+		t.Errorf("validate samples: exit %d\n%s%s", code, stdout, stderr)
+	}
+	m := e.write("bad.yaml", "- {id: a}\n- {id: a, name: A}\n")
+	_, stderr, code = e.run("validate", "-f", m)
+	want := "groupsync: " + m + ":1: name: missing: every group needs name"
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("validate bad: exit %d, want %q in\n%s", code, want, stderr)
+	}
+}

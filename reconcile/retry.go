@@ -34,7 +34,7 @@ func DefaultRetryPolicy() RetryPolicy {
 	return RetryPolicy{
 		MaxAttempts:   6,
 		Base:          500 * time.Millisecond,
-		Cap:           30 * time.Second,
+		Cap:           10 * time.Second,
 		MaxRetryAfter: 2 * time.Minute,
 		BudgetFloor:   20,
 		BudgetRatio:   0.5,
