@@ -109,7 +109,11 @@ func estimateRows(r io.Reader, br *bufio.Reader) int {
 func csvError(err error) *ParseError {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		return &ParseError{Line: pe.StartLine, Err: fmt.Errorf("malformed CSV: %v", pe.Err)}
+		hint := ""
+		if errors.Is(pe.Err, csv.ErrBareQuote) {
+			hint = ` (a cell that holds quotes, like a JSON cell, must be quoted with its quotes doubled: "{""40"": ""213""}")`
+		}
+		return &ParseError{Line: pe.StartLine, Err: fmt.Errorf("malformed CSV: %v%s; the rest of the file was not read", pe.Err, hint)}
 	}
 	return &ParseError{Err: err}
 }

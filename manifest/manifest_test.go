@@ -175,7 +175,9 @@ func TestLoad_Bad(t *testing.T) {
 		{"NoIDColumn", "m.csv", "name\nA\n", []string{"1: no user_group_id column (or id, provided_id, customer_id)"}},
 		{"DuplicateColumn", "m.csv", "id,customer_id,name\na,b,A\n", []string{
 			`1: user_group_id: given twice, by columns "id" and "customer_id"`}},
-		{"BrokenQuote", "m.csv", "id,name\na,\"A\nb,B\n", []string{`2: malformed CSV: extraneous or missing " in quoted-field`}},
+		{"BrokenQuote", "m.csv", "id,name\na,\"A\nb,B\n", []string{`2: malformed CSV: extraneous or missing " in quoted-field; the rest of the file was not read`}},
+		{"BareQuote", "m.csv", "id,name,mapping\na,A,{\"40\": \"1\"}\n", []string{
+			`2: malformed CSV: bare " in non-quoted-field (a cell that holds quotes, like a JSON cell, must be quoted with its quotes doubled: "{""40"": ""213""}"); the rest of the file was not read`}},
 		{"YAMLSyntax", "m.yaml", "groups:\n  - id: a\n    name: A\n      x: y\n", []string{"4: invalid YAML: mapping values are not allowed in this context"}},
 		{"YAMLBadValues", "m.yaml", `groups:
   - id: a
