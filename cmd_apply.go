@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -70,6 +71,17 @@ func (f *applyFlags) parse(args []string, stderr io.Writer) error {
 		return fmt.Errorf("--max-changes %d: want 0 (no limit) or more", f.maxChanges)
 	case samePath(f.report, f.state):
 		return fmt.Errorf("--report and --state are the same file (%s): the report would overwrite the state", f.report)
+	}
+	return checkDir(f.report, "--report")
+}
+
+// checkDir makes sure the folder of path exists before any call, so that a
+// run does not apply everything and then fail to say what it did.
+func checkDir(path, flag string) error {
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	if err != nil || !info.IsDir() {
+		return fmt.Errorf("%s %s: the folder %s does not exist", flag, path, dir)
 	}
 	return nil
 }

@@ -287,3 +287,14 @@ func TestInterrupt_SecondSignalExitsAtOnce(t *testing.T) {
 		t.Errorf("state after a second signal: %v", err)
 	}
 }
+
+func TestApply_MissingReportFolderFailsBeforeAnyCall(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	m := e.write("customers.csv", customers(2, nil, nil))
+	var out, errb bytes.Buffer
+	err := run(t.Context(), []string{"apply", "-f", m, "--api-url", e.url, "--token-file", e.token,
+		"--state", e.path("state.json"), "--report", e.path("no/such/dir/report.csv")}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "does not exist") || e.sb.Stats().Requests != 0 {
+		t.Fatalf("err = %v, %d calls", err, e.sb.Stats().Requests)
+	}
+}
