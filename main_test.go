@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	if spec := os.Getenv("GROUPSYNC_BENCH_WRITE_STATE"); spec != "" {
+		os.Exit(writeStateProcess(spec))
+	}
 	os.Exit(m.Run())
 }
 
