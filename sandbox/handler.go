@@ -18,25 +18,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) { s.serve(w, r, 
 const maxNameLen = 255
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, create bool) {
-	s.count(func(st *Stats) { st.Requests++; st.Paths[r.URL.Path]++ })
-	// The limit is per IP across all endpoints, so it is checked before
-	// anything else, even auth.
-	if s.limiter != nil {
-		res := s.limiter.Reserve()
-		if d := res.Delay(); d > 0 {
-			res.Cancel()
-			s.count(func(st *Stats) { st.Throttled++ })
-			s.throttle(w, d)
-			return
-		}
-	}
-	if r.Method != http.MethodPost {
-		fail(w, http.StatusMethodNotAllowed, "detail", fmt.Sprintf("Method %q not allowed.", r.Method))
-		return
-	}
-	if r.Header.Get("Explo-Authorization") != "Token "+s.cfg.Token {
-		s.count(func(st *Stats) { st.Unauthorized++ })
-		fail(w, http.StatusUnauthorized, "detail", "Invalid token.")
+	if !s.admit(w, r) {
 		return
 	}
 	// Read the body before waiting, so that a client that goes away
@@ -82,6 +64,32 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, create bool) {
 		}
 	}
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// admit counts the request and answers it when the rate limit, the method
+// or the token refuses it. The limit is per IP across all endpoints, so it
+// is checked before anything else, even auth.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
+	s.count(func(st *Stats) { st.Requests++; st.Paths[r.URL.Path]++ })
+	if s.limiter != nil {
+		res := s.limiter.Reserve()
+		if d := res.Delay(); d > 0 {
+			res.Cancel()
+			s.count(func(st *Stats) { st.Throttled++ })
+			s.throttle(w, d)
+			return false
+		}
+	}
+	if r.Method != http.MethodPost {
+		fail(w, http.StatusMethodNotAllowed, "detail", fmt.Sprintf("Method %q not allowed.", r.Method))
+		return false
+	}
+	if r.Header.Get("Explo-Authorization") != "Token "+s.cfg.Token {
+		s.count(func(st *Stats) { st.Unauthorized++ })
+		fail(w, http.StatusUnauthorized, "detail", "Invalid token.")
+		return false
+	}
+	return true
 }
 
 // apply changes the store and returns the answer, or an HTTP status and
