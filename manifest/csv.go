@@ -40,6 +40,9 @@ type column struct {
 
 // ParseCSV reads one CSV manifest. Delimiter 0 detects ',', ';' or tab from
 // the header line. Errors carry lines but no file name; [Load] adds it.
+// When there are errors, the groups also hold the rows whose id is valid
+// despite other problems, so that duplicates of them are found too; such
+// groups are for reporting problems only.
 func ParseCSV(r io.Reader, delimiter rune) ([]reconcile.Group, Errors) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if b, _ := br.Peek(3); bytes.Equal(b, []byte("\xef\xbb\xbf")) {
@@ -77,7 +80,7 @@ func ParseCSV(r io.Reader, delimiter rune) ([]reconcile.Group, Errors) {
 		}
 		line, _ := cr.FieldPos(0)
 		groups = append(groups, reconcile.Group{})
-		if !p.row(rec, line, &groups[len(groups)-1]) {
+		if !p.row(rec, line, &groups[len(groups)-1]) && !p.keepBroken(&groups[len(groups)-1]) {
 			groups = groups[:len(groups)-1]
 		}
 	}
@@ -245,6 +248,12 @@ func (c column) fields() reconcile.Fields {
 		return reconcile.FieldProperties
 	}
 	return 0
+}
+
+// keepBroken reports whether a row with errors still names a valid id, to
+// be checked for duplicates.
+func (p *rowParser) keepBroken(g *reconcile.Group) bool {
+	return g.Source.Line > 0 && checkID(g.ID) == nil
 }
 
 // row parses one record into g and reports whether it holds a group: a

@@ -194,6 +194,13 @@ func TestLoad_Bad(t *testing.T) {
 			`6: user_group_id: missing: every group needs user_group_id`,
 			`9: unknown key "colour" in group (keys are user_group_id, name, is_demo_group, mapping, properties)`,
 			`7: user_group_id: " c" has leading or trailing spaces`}},
+		{"DuplicateOfABrokenRow", "m.csv", "id,name,is_demo_group\na,A,maybe\na,B,no\n", []string{
+			`2: is_demo_group: "maybe" is not a boolean (want true/false, yes/no, y/n or 1/0)`,
+			`3: user_group_id: duplicate id "a" (first at FILE:2)`}},
+		{"YAMLDuplicateOfABrokenGroup", "m.yaml", "- {id: a, mapping: [1]}\n- {id: a, name: A}\n", []string{
+			`1: mapping: must be a mapping of schema id to data source id`,
+			`1: name: missing: every group needs name`,
+			`2: user_group_id: duplicate id "a" (first at FILE:1)`}},
 		{"YAMLDuplicateKey", "m.yaml", "- id: a\n  name: A\n  name: B\n", []string{`3: key "name" is given twice in this group`}},
 		{"YAMLInvalidUTF8", "m.yaml", "- id: a\n  name: \xfe\n", []string{"2: not valid UTF-8 (save the file as UTF-8)"}},
 	}

@@ -17,7 +17,8 @@ import (
 
 // ParseYAML reads one YAML manifest: a mapping with optional defaults and a
 // list of groups, or a bare list of groups. Errors carry the line of the
-// node at fault but no file name; [Load] adds it.
+// node at fault but no file name; [Load] adds it. As with [ParseCSV], when
+// there are errors the groups are for finding duplicates only.
 func ParseYAML(r io.Reader) ([]reconcile.Group, Errors) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -118,7 +119,10 @@ func (y *yamlParser) groups(seq *yaml.Node, defaults *reconcile.Group) ([]reconc
 	for _, n := range seq.Content {
 		n0 := len(y.errs)
 		g := y.group(n, false)
-		if g == nil || len(y.errs) > n0 {
+		// A group with errors is kept when its id is valid, so that its
+		// duplicates are reported too; Load uses no group of a file
+		// with errors.
+		if g == nil || (len(y.errs) > n0 && checkID(g.ID) != nil) {
 			continue
 		}
 		if defaults != nil {
