@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -317,9 +316,9 @@ func (p *rowParser) cell(g *reconcile.Group, c column, cell string, flatMapping,
 	case colDemo:
 		g.IsDemo, err = parseBool(cell)
 	case colMapping:
-		g.Mapping, err = objectCell(cell, mappingPairs)
+		g.Mapping, err = objectCell(cell, mappingValue)
 	case colProperties:
-		g.Properties, err = objectCell(cell, propertyPairs)
+		g.Properties, err = objectCell(cell, propertyValue)
 	case colMappingKey:
 		if v := strings.TrimSpace(cell); v != "" {
 			*flatMapping = append(*flatMapping, reconcile.Pair{Key: c.key, Value: v})
@@ -334,18 +333,6 @@ func (p *rowParser) cell(g *reconcile.Group, c column, cell string, flatMapping,
 		}
 	}
 	return err
-}
-
-// objectCell parses a JSON object cell; an empty cell is an empty object.
-func objectCell(cell string, conv func(map[string]json.RawMessage) (reconcile.Pairs, error)) (reconcile.Pairs, error) {
-	if strings.TrimSpace(cell) == "" {
-		return reconcile.Pairs{}, nil
-	}
-	m, err := jsonObject(cell)
-	if err != nil {
-		return nil, err
-	}
-	return conv(m)
 }
 
 // mergeFlat adds the keys of flattened columns to those of the JSON cell.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"groupsync/internal/flatjson"
 	"groupsync/reconcile"
 )
 
@@ -33,20 +34,47 @@ func checkID(id string) error {
 	return nil
 }
 
-// jsonObject decodes a JSON object cell into its raw values, which are
-// converted one by one: most are plain strings and numbers, and taking them
-// as they are is several times faster than decoding them into values.
-func jsonObject(cell string) (map[string]json.RawMessage, error) {
+// objectCell parses a JSON object cell, converting each member with conv;
+// an empty cell is an empty object. The members are walked in place, which
+// is several times faster than decoding the cell into a map; anything the
+// walk refuses goes through encoding/json, for its error message.
+func objectCell(cell string, conv func(key, raw string) (string, error)) (reconcile.Pairs, error) {
+	if strings.TrimSpace(cell) == "" {
+		return reconcile.Pairs{}, nil
+	}
+	var out reconcile.Pairs
+	err := flatjson.Object(cell, func(k, raw string) error {
+		v, err := conv(k, raw)
+		out = append(out, reconcile.Pair{Key: k, Value: v})
+		return err
+	})
+	if errors.Is(err, flatjson.ErrSyntax) {
+		return slowObjectCell(cell, conv)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return reconcile.SortPairs(out), nil
+}
+
+func slowObjectCell(cell string, conv func(key, raw string) (string, error)) (reconcile.Pairs, error) {
 	var m map[string]json.RawMessage
-	err := json.Unmarshal([]byte(cell), &m)
-	if err == nil && m != nil {
-		return m, nil
+	if err := json.Unmarshal([]byte(cell), &m); err != nil || m == nil {
+		var v any
+		if verr := json.Unmarshal([]byte(cell), &v); verr != nil {
+			return nil, fmt.Errorf("invalid JSON: %v", jsonMessage(verr))
+		}
+		return nil, fmt.Errorf("must be a JSON object like {\"key\": \"value\"}, not %s", jsonKind(v))
 	}
-	var v any
-	if verr := json.Unmarshal([]byte(cell), &v); verr != nil {
-		return nil, fmt.Errorf("invalid JSON: %v", jsonMessage(verr))
+	out := make(reconcile.Pairs, 0, len(m))
+	for k, raw := range m {
+		v, err := conv(k, string(raw))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, reconcile.Pair{Key: k, Value: v})
 	}
-	return nil, fmt.Errorf("must be a JSON object like {\"key\": \"value\"}, not %s", jsonKind(v))
+	return reconcile.SortPairs(out), nil
 }
 
 func jsonMessage(err error) string {
@@ -73,40 +101,27 @@ func jsonKind(v any) string {
 	return "an object"
 }
 
-// mappingPairs converts a JSON mapping: values must be strings or numbers
-// (data source ids), numbers being kept as written.
-func mappingPairs(m map[string]json.RawMessage) (reconcile.Pairs, error) {
-	out := make(reconcile.Pairs, 0, len(m))
-	for k, raw := range m {
-		var v string
-		switch {
-		case len(raw) > 0 && raw[0] == '"':
-			if err := json.Unmarshal(raw, &v); err != nil {
-				return nil, err
-			}
-		case len(raw) > 0 && (raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')):
-			v = string(raw)
-		default:
-			var x any
-			_ = json.Unmarshal(raw, &x)
-			return nil, fmt.Errorf("the value of %q must be a string or a number, not %s", k, jsonKind(x))
-		}
-		out = append(out, reconcile.Pair{Key: k, Value: v})
+// mappingValue converts one mapping value: a string or a number (a data
+// source id), numbers being kept as written.
+func mappingValue(k, raw string) (string, error) {
+	switch {
+	case raw != "" && raw[0] == '"':
+		return flatjson.String(raw)
+	case raw != "" && (raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')):
+		return raw, nil
 	}
-	return reconcile.SortPairs(out), nil
+	var x any
+	_ = json.Unmarshal([]byte(raw), &x)
+	return "", fmt.Errorf("the value of %q must be a string or a number, not %s", k, jsonKind(x))
 }
 
-// propertyPairs converts JSON properties to canonical JSON values.
-func propertyPairs(m map[string]json.RawMessage) (reconcile.Pairs, error) {
-	out := make(reconcile.Pairs, 0, len(m))
-	for k, raw := range m {
-		s, err := reconcile.CanonicalJSON(raw)
-		if err != nil {
-			return nil, fmt.Errorf("the value of %q: %v", k, err)
-		}
-		out = append(out, reconcile.Pair{Key: k, Value: s})
+// propertyValue converts one property value to canonical JSON.
+func propertyValue(k, raw string) (string, error) {
+	v, err := reconcile.CanonicalJSON([]byte(raw))
+	if err != nil {
+		return "", fmt.Errorf("the value of %q: %v", k, err)
 	}
-	return reconcile.SortPairs(out), nil
+	return v, nil
 }
 
 // quoteJSON returns s as a JSON string, exactly as encoding/json writes it
