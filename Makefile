@@ -28,3 +28,4 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./manifest
 	$(GO) test -run '^$$' -fuzz FuzzParseYAML -fuzztime 30s ./manifest
+	$(GO) test -run '^$$' -fuzz FuzzObject -fuzztime 30s ./internal/flatjson

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"groupsync/internal/atomicfile"
+	"groupsync/internal/flatjson"
 	"groupsync/reconcile"
 )
 
@@ -37,14 +38,16 @@ func Fingerprint(apiToken string) string {
 // applied, which keeps unmanaged fields unmanaged across runs.
 type wireGroup struct {
 	// ID is only set in journal entries; in the file the map key is the id.
-	ID         string                      `json:"user_group_id,omitempty"`
-	Name       string                      `json:"name,omitempty"`
-	IsDemo     *bool                       `json:"is_demo_group,omitempty"`
-	Mapping    *map[string]string          `json:"mapping,omitempty"`
-	Properties *map[string]json.RawMessage `json:"properties,omitempty"`
-	Token      string                      `json:"token"`
-	EnvTag     string                      `json:"api_environment_tag,omitempty"`
-	AppliedAt  time.Time                   `json:"applied_at"`
+	ID     string `json:"user_group_id,omitempty"`
+	Name   string `json:"name,omitempty"`
+	IsDemo *bool  `json:"is_demo_group,omitempty"`
+	// Mapping and Properties stay raw when decoding and are walked in
+	// place: a map per group would double the cost of reading a state.
+	Mapping    json.RawMessage `json:"mapping,omitempty"`
+	Properties json.RawMessage `json:"properties,omitempty"`
+	Token      string          `json:"token"`
+	EnvTag     string          `json:"api_environment_tag,omitempty"`
+	AppliedAt  time.Time       `json:"applied_at"`
 }
 
 func toWire(a *reconcile.Applied) *wireGroup {
@@ -53,12 +56,10 @@ func toWire(a *reconcile.Applied) *wireGroup {
 		w.IsDemo = &a.IsDemo
 	}
 	if a.Managed.Has(reconcile.FieldMapping) {
-		m := a.MappingJSON()
-		w.Mapping = &m
+		w.Mapping, _ = json.Marshal(a.MappingJSON())
 	}
 	if a.Managed.Has(reconcile.FieldProperties) {
-		p := a.PropertiesJSON()
-		w.Properties = &p
+		w.Properties, _ = json.Marshal(a.PropertiesJSON())
 	}
 	return w
 }
@@ -92,27 +93,38 @@ func (w *wireGroup) appliedInterned(id string, in interner) (*reconcile.Applied,
 		a.Managed |= reconcile.FieldIsDemo
 		a.IsDemo = *w.IsDemo
 	}
-	if w.Mapping != nil {
+	var err error
+	if present(w.Mapping) {
 		a.Managed |= reconcile.FieldMapping
-		a.Mapping = make(reconcile.Pairs, 0, len(*w.Mapping))
-		for k, v := range *w.Mapping {
-			a.Mapping = append(a.Mapping, reconcile.Pair{Key: in.get(k), Value: v})
+		a.Mapping, err = walk(w.Mapping, in, func(raw string) (string, error) { return flatjson.String(raw) })
+		if err != nil {
+			return nil, fmt.Errorf("group %q: mapping: %w", id, err)
 		}
-		a.Mapping = reconcile.SortPairs(a.Mapping)
 	}
-	if w.Properties != nil {
+	if present(w.Properties) {
 		a.Managed |= reconcile.FieldProperties
-		a.Properties = make(reconcile.Pairs, 0, len(*w.Properties))
-		for k, v := range *w.Properties {
-			c, err := reconcile.CanonicalJSON(v)
-			if err != nil {
-				return nil, fmt.Errorf("group %q: properties.%s: %w", id, k, err)
-			}
-			a.Properties = append(a.Properties, reconcile.Pair{Key: in.get(k), Value: c})
+		a.Properties, err = walk(w.Properties, in, func(raw string) (string, error) { return reconcile.CanonicalJSON([]byte(raw)) })
+		if err != nil {
+			return nil, fmt.Errorf("group %q: properties: %w", id, err)
 		}
-		a.Properties = reconcile.SortPairs(a.Properties)
 	}
 	return a, nil
+}
+
+func present(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
+
+// walk reads a JSON object of the state into sorted pairs.
+func walk(raw json.RawMessage, in interner, conv func(string) (string, error)) (reconcile.Pairs, error) {
+	out := reconcile.Pairs{}
+	err := flatjson.Object(string(raw), func(k, v string) error {
+		c, err := conv(v)
+		out = append(out, reconcile.Pair{Key: in.get(k), Value: c})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return reconcile.SortPairs(out), nil
 }
 
 // CorruptError is a state file that cannot be read. It is never treated as
