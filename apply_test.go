@@ -333,3 +333,14 @@ func TestValidate(t *testing.T) {
 		t.Errorf("validate bad: exit %d, want %q in\n%s", code, want, stderr)
 	}
 }
+
+func TestValidate_Delimiter(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	m := e.write("tabs.csv", "id\tname\na\tAcme, Inc.\n")
+	if stdout, stderr, code := e.run("validate", "-f", m, "--delimiter", "tab"); code != 0 || !strings.HasPrefix(stdout, "ok: 1 file, 1 group") {
+		t.Errorf("--delimiter tab: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, stderr, code := e.run("validate", "-f", m, "--delimiter", "|"); code != 1 || !strings.Contains(stderr, `--delimiter "|": want ',', ';' or 'tab'`) {
+		t.Errorf("--delimiter |: exit %d\n%s", code, stderr)
+	}
+}
