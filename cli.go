@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "validate":
 		return runValidate(rest, stdout, stderr)
 	case "plan":
-		return runPlan(ctx, rest, stdout, stderr)
+		return runPlan(rest, stdout, stderr)
 	case "apply":
 		return runApply(ctx, rest, stdout, stderr)
 	case "sandbox":

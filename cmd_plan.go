@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,7 +37,7 @@ const planHelp = `Usage: groupsync plan -f PATH... [flags]
 Shows what apply would do, group by group and field by field. Calls nothing.
 `
 
-func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runPlan(args []string, stdout, stderr io.Writer) error {
 	var c common
 	var detailed bool
 	var out string

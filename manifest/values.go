@@ -91,7 +91,7 @@ func jsonKind(v any) string {
 		return "null"
 	case bool:
 		return "a boolean"
-	case float64, json.Number:
+	case float64:
 		return "a number"
 	case string:
 		return "a string"

@@ -104,9 +104,6 @@ type Stats struct {
 	Paths map[string]int
 }
 
-// Mutations counts create and update calls that reached the store.
-func (s Stats) Mutations() int { return s.Creates + s.Gets + s.Updates }
-
 // Request is one recorded call: its path and the keys of its body.
 type Request struct {
 	Path string
@@ -214,16 +211,6 @@ func (s *Server) ResetStats() {
 	defer s.mu.Unlock()
 	s.stats = Stats{Paths: map[string]int{}}
 	s.requests = nil
-}
-
-// SetFailRate changes fault injection on a running sandbox.
-func (s *Server) SetFailRate(p float64, kinds ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cfg.FailRate = p
-	if len(kinds) > 0 {
-		s.cfg.Faults = kinds
-	}
 }
 
 // ServeHTTP answers one request.
