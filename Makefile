@@ -29,3 +29,5 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./manifest
 	$(GO) test -run '^$$' -fuzz FuzzParseYAML -fuzztime 30s ./manifest
 	$(GO) test -run '^$$' -fuzz FuzzObject -fuzztime 30s ./internal/flatjson
+	$(GO) test -run '^$$' -fuzz FuzzCanonical -fuzztime 30s ./internal/canonjson
+	$(GO) test -run '^$$' -fuzz FuzzQuote -fuzztime 30s ./internal/canonjson

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"groupsync/internal/canonjson"
 	"groupsync/reconcile"
 )
 
@@ -58,8 +59,8 @@ type Body struct {
 	UserGroupID string                      `json:"user_group_id"`
 	Name        string                      `json:"name"`
 	IsDemoGroup *bool                       `json:"is_demo_group,omitempty"`
-	Mapping     *map[string]string          `json:"mapping,omitempty"`
-	Properties  *map[string]json.RawMessage `json:"properties,omitempty"`
+	Mapping     json.RawMessage `json:"mapping,omitempty"`
+	Properties  json.RawMessage `json:"properties,omitempty"`
 }
 
 // NewBody returns the body that sends g's managed fields and no others.
@@ -69,12 +70,14 @@ func NewBody(g *reconcile.Group) Body {
 		b.IsDemoGroup = &g.IsDemo
 	}
 	if g.Managed.Has(reconcile.FieldMapping) {
-		m := g.MappingJSON()
-		b.Mapping = &m
+		b.Mapping = json.RawMessage(canonjson.Object(len(g.Mapping), func(i int) (string, string) {
+			return g.Mapping[i].Key, canonjson.Quote(g.Mapping[i].Value)
+		}))
 	}
 	if g.Managed.Has(reconcile.FieldProperties) {
-		p := g.PropertiesJSON()
-		b.Properties = &p
+		b.Properties = json.RawMessage(canonjson.Object(len(g.Properties), func(i int) (string, string) {
+			return g.Properties[i].Key, g.Properties[i].Value
+		}))
 	}
 	return b
 }

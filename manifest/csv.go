@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"groupsync/internal/canonjson"
 	"groupsync/reconcile"
 )
 
@@ -325,7 +326,7 @@ func (p *rowParser) cell(g *reconcile.Group, c column, cell string, flatMapping,
 		}
 	case colPropertyKey:
 		if v := strings.TrimSpace(cell); v != "" {
-			*flatProps = append(*flatProps, reconcile.Pair{Key: c.key, Value: quoteJSON(v)})
+			*flatProps = append(*flatProps, reconcile.Pair{Key: c.key, Value: canonjson.Quote(v)})
 		}
 	case colBlank:
 		if strings.TrimSpace(cell) != "" {

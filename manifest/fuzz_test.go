@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"groupsync/internal/canonjson"
 	"groupsync/reconcile"
 )
 
@@ -87,13 +88,13 @@ func encodeCSV(t *testing.T, groups []reconcile.Group) []byte {
 	w := csv.NewWriter(&b)
 	w.Write([]string{"id", "name", "is_demo_group", "mapping", "properties"})
 	for _, g := range groups {
-		m, _ := json.Marshal(g.MappingJSON())
-		p, _ := json.Marshal(g.PropertiesJSON())
+		m := canonjson.Object(len(g.Mapping), func(i int) (string, string) { return g.Mapping[i].Key, canonjson.Quote(g.Mapping[i].Value) })
+		p := canonjson.Object(len(g.Properties), func(i int) (string, string) { return g.Properties[i].Key, g.Properties[i].Value })
 		demo := "false"
 		if g.IsDemo {
 			demo = "true"
 		}
-		w.Write([]string{g.ID, g.Name, demo, string(m), string(p)})
+		w.Write([]string{g.ID, g.Name, demo, m, p})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

@@ -1,12 +1,12 @@
 package manifest
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
+	"groupsync/internal/canonjson"
 	"groupsync/internal/flatjson"
 	"groupsync/reconcile"
 )
@@ -117,29 +117,9 @@ func mappingValue(k, raw string) (string, error) {
 
 // propertyValue converts one property value to canonical JSON.
 func propertyValue(k, raw string) (string, error) {
-	v, err := reconcile.CanonicalJSON([]byte(raw))
+	v, err := canonjson.Canonical(raw)
 	if err != nil {
 		return "", fmt.Errorf("the value of %q: %v", k, err)
 	}
 	return v, nil
-}
-
-// quoteJSON returns s as a JSON string, exactly as encoding/json writes it
-// (so that values compare equal with those read back from state), with one
-// allocation for the common string that needs no escaping.
-func quoteJSON(s string) string {
-	plain := true
-	for i := 0; i < len(s) && plain; i++ {
-		c := s[i]
-		// 0xE2 starts U+2028 and U+2029, which encoding/json escapes.
-		plain = c >= 0x20 && c != '"' && c != '\\' && c != 0xE2 && c != 0x7f
-	}
-	if plain {
-		return "\"" + s + "\""
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	return strings.TrimSuffix(b.String(), "\n")
 }

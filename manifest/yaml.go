@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"groupsync/internal/canonjson"
 	"groupsync/reconcile"
 )
 
@@ -282,7 +283,7 @@ func (y *yamlParser) properties(v *yaml.Node) reconcile.Pairs {
 			y.fail(val, "properties."+key, "%v", err)
 			return
 		}
-		s, err := reconcile.MarshalCanonical(x)
+		s, err := canonjson.Marshal(x)
 		if err != nil {
 			y.fail(val, "properties."+key, "cannot be sent as JSON: %v", err)
 			return

@@ -8,11 +8,9 @@
 package reconcile
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
 )
 
 // Fields is a set of the optional attributes a manifest manages for a group.
@@ -106,75 +104,4 @@ type Group struct {
 	// always managed.
 	Managed Fields
 	Source  Source
-}
-
-// MappingJSON returns the mapping as a JSON object.
-func (g *Group) MappingJSON() map[string]string {
-	m := make(map[string]string, len(g.Mapping))
-	for _, kv := range g.Mapping {
-		m[kv.Key] = kv.Value
-	}
-	return m
-}
-
-// PropertiesJSON returns the properties as a JSON object.
-func (g *Group) PropertiesJSON() map[string]json.RawMessage {
-	m := make(map[string]json.RawMessage, len(g.Properties))
-	for _, kv := range g.Properties {
-		m[kv.Key] = json.RawMessage(kv.Value)
-	}
-	return m
-}
-
-// CanonicalJSON re-encodes one JSON value so that equal values have equal
-// text: objects with sorted keys, no insignificant space, numbers as written.
-func CanonicalJSON(raw []byte) (string, error) {
-	if canonicalScalar(raw) {
-		return string(raw), nil
-	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return "", err
-	}
-	if dec.More() {
-		return "", fmt.Errorf("unexpected data after the JSON value")
-	}
-	return MarshalCanonical(v)
-}
-
-// MarshalCanonical encodes v (as decoded by encoding/json with UseNumber, or
-// built from YAML scalars) in canonical form.
-func MarshalCanonical(v any) (string, error) {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(b.String(), "\n"), nil
-}
-
-// canonicalScalar reports whether raw is a scalar already in the form
-// MarshalCanonical writes, which is what state files hold: decoding and
-// re-encoding a million of them would dominate loading a large state.
-func canonicalScalar(raw []byte) bool {
-	switch {
-	case len(raw) == 0:
-		return false
-	case string(raw) == "true" || string(raw) == "false" || string(raw) == "null":
-		return true
-	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
-		// UseNumber keeps a number as written.
-		return json.Valid(raw)
-	case raw[0] == '"' && len(raw) >= 2 && raw[len(raw)-1] == '"':
-		for _, c := range raw[1 : len(raw)-1] {
-			if c < 0x20 || c == '"' || c == '\\' || c == 0xE2 || c == 0x7f {
-				return false
-			}
-		}
-		return utf8.Valid(raw)
-	}
-	return false
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"groupsync/internal/atomicfile"
+	"groupsync/internal/canonjson"
 	"groupsync/internal/flatjson"
 	"groupsync/reconcile"
 )
@@ -56,10 +57,14 @@ func toWire(a *reconcile.Applied) *wireGroup {
 		w.IsDemo = &a.IsDemo
 	}
 	if a.Managed.Has(reconcile.FieldMapping) {
-		w.Mapping, _ = json.Marshal(a.MappingJSON())
+		w.Mapping = json.RawMessage(canonjson.Object(len(a.Mapping), func(i int) (string, string) {
+			return a.Mapping[i].Key, canonjson.Quote(a.Mapping[i].Value)
+		}))
 	}
 	if a.Managed.Has(reconcile.FieldProperties) {
-		w.Properties, _ = json.Marshal(a.PropertiesJSON())
+		w.Properties = json.RawMessage(canonjson.Object(len(a.Properties), func(i int) (string, string) {
+			return a.Properties[i].Key, a.Properties[i].Value
+		}))
 	}
 	return w
 }
@@ -103,7 +108,7 @@ func (w *wireGroup) appliedInterned(id string, in interner) (*reconcile.Applied,
 	}
 	if present(w.Properties) {
 		a.Managed |= reconcile.FieldProperties
-		a.Properties, err = walk(w.Properties, in, func(raw string) (string, error) { return reconcile.CanonicalJSON([]byte(raw)) })
+		a.Properties, err = walk(w.Properties, in, func(raw string) (string, error) { return canonjson.Canonical(raw) })
 		if err != nil {
 			return nil, fmt.Errorf("group %q: properties: %w", id, err)
 		}
