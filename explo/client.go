@@ -56,9 +56,9 @@ func (c *Client) UpdateGroup(ctx context.Context, g *reconcile.Group) (reconcile
 // manifest does not manage, so they are left out; a managed but empty map
 // is sent as {}.
 type Body struct {
-	UserGroupID string                      `json:"user_group_id"`
-	Name        string                      `json:"name"`
-	IsDemoGroup *bool                       `json:"is_demo_group,omitempty"`
+	UserGroupID string          `json:"user_group_id"`
+	Name        string          `json:"name"`
+	IsDemoGroup *bool           `json:"is_demo_group,omitempty"`
 	Mapping     json.RawMessage `json:"mapping,omitempty"`
 	Properties  json.RawMessage `json:"properties,omitempty"`
 }
