@@ -7,12 +7,12 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 .PHONY: build test demo lint bench fuzz
 
 build:
-	$(GO) build -ldflags "-X main.Version=$(VERSION)" -o $(BIN) .
+	$(GO) build -ldflags "-X groupsync/cli.Version=$(VERSION)" -o $(BIN) .
 
 test:
 	$(GO) mod download
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 10m ./...
 
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo "gofmt: files above need formatting" && exit 1)

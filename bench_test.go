@@ -135,7 +135,7 @@ func smallManifest(b *testing.B, dir string, n int) string {
 	return p
 }
 
-const benchLimit = 50.0 // the sandbox's allowed requests per second
+const benchLimit = 50 // the sandbox's allowed requests per second
 
 // BenchmarkCreates: 1,000 creates against a sandbox limited to 50/s.
 func BenchmarkCreates(b *testing.B) {
@@ -152,7 +152,7 @@ func BenchmarkCreates(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
 				const n = 1000
-				e := newBenchEnv(b, sandbox.Config{Rate: benchLimit, FailRate: c.failRate, SlowDelay: 1500 * time.Millisecond})
+				e := newBenchEnv(b, sandbox.Config{Quota: benchLimit, Window: time.Second, FailRate: c.failRate, SlowDelay: 1500 * time.Millisecond})
 				m := e.apply(b, smallManifest(b, e.dir, n), "--rate", c.rate, "--concurrency", "8", "--timeout", "1s")
 				failed := e.failed(b)
 				reportRates(b, e.sb.Stats(), n-failed, m.wall, int(benchLimit))
@@ -170,11 +170,11 @@ func BenchmarkCreates(b *testing.B) {
 // and one that admits a minute's worth at once (180 calls).
 func BenchmarkSequentialBaseline(b *testing.B) {
 	const n = 500
-	sleep := time.Duration(float64(time.Minute) * 3 / benchLimit)
+	sleep := time.Duration(float64(time.Minute) * 3 / float64(benchLimit))
 	for _, burst := range []int{50, 180} {
 		b.Run(fmt.Sprintf("burst-%d", burst), func(b *testing.B) {
 			for b.Loop() {
-				e := newBenchEnv(b, sandbox.Config{Rate: benchLimit, Burst: burst})
+				e := newBenchEnv(b, sandbox.Config{Quota: benchLimit, Window: time.Second, Limiter: sandbox.LimiterBucket, Burst: burst})
 				start := time.Now()
 				for i := range n {
 					id, name := benchdata.Row(i)
@@ -198,9 +198,9 @@ func BenchmarkSequentialBaseline(b *testing.B) {
 // included (a short run against a large burst can exceed the rate).
 func reportRates(b *testing.B, st sandbox.Stats, groups int, wall time.Duration, burst int) {
 	accepted := float64(st.Requests - st.Throttled)
-	b.ReportMetric(accepted/wall.Seconds()/benchLimit, "accepted/allowed")
-	b.ReportMetric(float64(groups)/wall.Seconds()/benchLimit, "groups/allowed")
-	b.ReportMetric(accepted/(float64(burst)+benchLimit*wall.Seconds()), "burst-adjusted")
+	b.ReportMetric(accepted/wall.Seconds()/float64(benchLimit), "accepted/allowed")
+	b.ReportMetric(float64(groups)/wall.Seconds()/float64(benchLimit), "groups/allowed")
+	b.ReportMetric(accepted/(float64(burst)+float64(benchLimit)*wall.Seconds()), "burst-adjusted")
 	b.ReportMetric(float64(st.Throttled), "429s")
 	b.ReportMetric(float64(st.Faults), "faults")
 	b.ReportMetric(wall.Seconds(), "wall-s")
@@ -240,7 +240,7 @@ func writeStateProcess(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	s, err := state.Open(parts[1])
+	s, err := state.Open(parts[1], state.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -269,7 +269,7 @@ func BenchmarkNoop(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		e := newBenchEnv(b, sandbox.Config{Rate: -1})
+		e := newBenchEnv(b, sandbox.Config{Quota: -1})
 		writeState(b, path, filepath.Join(e.dir, "state.json"), e.url)
 		m := e.apply(b, path)
 		if m.code != 0 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -13,30 +12,34 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"groupsync/cli"
 	"groupsync/sandbox"
 )
 
 const testToken = "test-api-token-0123456789abcdef"
 
-// TestMain lets the test binary stand in for groupsync, so that the crash
-// and signal tests can run it as a real process without building it.
+// TestMain lets the test binary stand in for groupsync: testscript runs
+// it as the groupsync command, and the crash and signal tests as a real
+// process, without building it.
 func TestMain(m *testing.M) {
-	if os.Getenv("GROUPSYNC_TEST_AS_MAIN") == "1" {
-		main()
-		os.Exit(0)
-	}
 	if spec := os.Getenv("GROUPSYNC_BENCH_WRITE_STATE"); spec != "" {
 		os.Exit(writeStateProcess(spec))
 	}
-	os.Exit(m.Run())
+	// The race detector sleeps a second at every exit by default; the
+	// tests start a few hundred processes.
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
+	testscript.Main(m, map[string]func(){"groupsync": main})
 }
 
 // command returns groupsync, as a process, with the env's flags.
 func (e *env) command(args ...string) *exec.Cmd {
 	args = append(args, "--api-url", e.url, "--token-file", e.token, "--state", e.path("state.json"), "--report", e.path("report.csv"))
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "GROUPSYNC_TEST_AS_MAIN=1")
-	return cmd
+	// TestMain put the test binary on $PATH as groupsync.
+	return exec.Command("groupsync", args...)
 }
 
 // env is a sandbox on loopback plus a work directory, for running the CLI
@@ -47,32 +50,26 @@ type env struct {
 	url   string
 	dir   string
 	token string // path of the token file
+	api   string // --api of plan and apply
 }
 
 func newEnv(t testing.TB, cfg sandbox.Config) *env {
 	t.Helper()
 	cfg.Token = testToken
-	if cfg.Rate == 0 {
-		cfg.Rate = -1
+	if cfg.Quota == 0 {
+		cfg.Quota = -1
 	}
 	cfg.RecordRequests = true
 	sb := sandbox.New(cfg)
 	ts := httptest.NewServer(sb)
 	t.Cleanup(ts.Close)
+	t.Cleanup(func() { sb.Resume(true) })
 	dir := t.TempDir()
 	tok := filepath.Join(dir, "token")
 	if err := os.WriteFile(tok, []byte(testToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, sb: sb, url: ts.URL, dir: dir, token: tok}
-}
-
-// newEnvWith serves h on loopback for the test's lifetime and returns its URL.
-func newEnvWith(t testing.TB, h http.Handler) string {
-	t.Helper()
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return ts.URL
+	return &env{t: t, sb: sb, url: ts.URL, dir: dir, token: tok, api: cli.APIUserGroup}
 }
 
 func (e *env) path(name string) string { return filepath.Join(e.dir, name) }
@@ -86,8 +83,10 @@ func (e *env) write(name, content string) string {
 	return p
 }
 
-// run runs groupsync with the sandbox's URL, token and the env's state and
-// report, returning stdout, stderr and the exit code.
+// run runs groupsync as main does (cli.Main, with its error printing),
+// with the sandbox's URL, token and the env's state and report, and
+// returns stdout, stderr and the exit code. No output may carry the API
+// token.
 func (e *env) run(args ...string) (string, string, int) {
 	e.t.Helper()
 	return e.runCtx(context.Background(), args...)
@@ -95,21 +94,17 @@ func (e *env) run(args ...string) (string, string, int) {
 
 func (e *env) runCtx(ctx context.Context, args ...string) (string, string, int) {
 	e.t.Helper()
-	if len(args) > 0 && (args[0] == "plan" || args[0] == "apply") {
+	if len(args) > 0 && (args[0] == "plan" || args[0] == "apply" || args[0] == "rotate") {
 		args = append(args, "--api-url", e.url, "--token-file", e.token, "--state", e.path("state.json"))
-		if args[0] == "apply" {
+		if args[0] != "rotate" {
+			args = append(args, "--api", e.api)
+		}
+		if args[0] != "plan" {
 			args = append(args, "--report", e.path("report.csv"), "--rate", "1000/s")
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, args, &stdout, &stderr)
-	code := 0
-	if err != nil {
-		code = exitCode(err)
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(&stderr, "groupsync: error: "+msg)
-		}
-	}
+	code := cli.Main(ctx, args, cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
 	for _, out := range []string{stdout.String(), stderr.String()} {
 		if strings.Contains(out, testToken) {
 			e.t.Fatalf("output carries the API token:\n%s", out)
@@ -121,14 +116,25 @@ func (e *env) runCtx(ctx context.Context, args ...string) (string, string, int) 
 // report reads the report as rows keyed by column.
 func (e *env) report() []map[string]string {
 	e.t.Helper()
-	f, err := os.Open(e.path("report.csv"))
+	return readReport(e.t, e.path("report.csv"))
+}
+
+// fatal is what readReport needs of a test or a script.
+type fatal interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+func readReport(t fatal, path string) []map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	recs, err := csv.NewReader(f).ReadAll()
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var rows []map[string]string
 	for _, rec := range recs[1:] {

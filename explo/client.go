@@ -1,7 +1,10 @@
-// Package explo is a client for Explo's End User Group API: get-or-create
-// and update of user groups, as API.md documents them. It turns HTTP into
-// [reconcile] types and errors; it does not retry (reconcile decides that,
-// because only it sees the whole run).
+// Package explo is a client for Explo's APIs as API.md documents them: the
+// End User Group API ([UserGroups]) and its replacement, the Customer API
+// ([Customers]). Both share one [Client]: the auth header, the refusal of
+// redirects, the reading of answers and the one function that turns an
+// answer into a message. It converts between the wire and [reconcile]
+// types and errors; it does not retry (reconcile decides that, because
+// only it sees the whole run).
 package explo
 
 import (
@@ -11,93 +14,138 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
-	"groupsync/internal/canonjson"
+	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 )
 
 // DefaultURL is Explo's API base URL.
 const DefaultURL = "https://api.explo.co"
 
-// Paths of the End User Group API, below the base URL.
-const (
-	PathCreate = "/api/create_user_group/"
-	PathUpdate = "/api/update_user_group/"
-)
-
-// Client calls the API. It is safe for concurrent use.
+// Client is the transport both APIs share. It is safe for concurrent use.
 type Client struct {
 	baseURL string
 	token   string
 	http    *http.Client
 }
 
-var _ reconcile.API = (*Client)(nil)
-
-// New returns a client of the API at baseURL authenticated with the API
-// token. hc carries the per-request timeout.
-func New(baseURL, token string, hc *http.Client) *Client {
+// New returns a client of the API at baseURL, authenticated with the API
+// token. timeout bounds one request; conns is the number of connections
+// kept alive (the run's concurrency).
+func New(baseURL, token string, timeout time.Duration, conns int) *Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = max(conns, 2)
+	hc := &http.Client{
+		Timeout:   timeout,
+		Transport: t,
+		// Never follow a redirect: Go would send the Explo-Authorization
+		// header along to whatever host it names.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	return &Client{baseURL: strings.TrimRight(baseURL, "/"), token: token, http: hc}
 }
 
-// CreateGroup calls create_user_group.
-func (c *Client) CreateGroup(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
-	return c.do(ctx, PathCreate, g)
+// maxBody bounds what is read of an answer. A page of 1,000 customers is
+// the largest documented answer.
+const maxBody = 32 << 20
+
+// request is one call.
+type request struct {
+	method, path string
+	query        url.Values
+	body         any
+	// id is the group the call is about, for messages.
+	id string
+	// secrets are the customer tokens the request carries, which an
+	// answer must never bring to the screen.
+	secrets []string
 }
 
-// UpdateGroup calls update_user_group.
-func (c *Client) UpdateGroup(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
-	return c.do(ctx, PathUpdate, g)
-}
-
-// Body is the request body of both calls. Pointers are nil for fields the
-// manifest does not manage, so they are left out; a managed but empty map
-// is sent as {}.
-type Body struct {
-	UserGroupID string          `json:"user_group_id"`
-	Name        string          `json:"name"`
-	IsDemoGroup *bool           `json:"is_demo_group,omitempty"`
-	Mapping     json.RawMessage `json:"mapping,omitempty"`
-	Properties  json.RawMessage `json:"properties,omitempty"`
-}
-
-// NewBody returns the body that sends g's managed fields and no others.
-func NewBody(g *reconcile.Group) Body {
-	b := Body{UserGroupID: g.ID, Name: g.Name}
-	if g.Managed.Has(reconcile.FieldIsDemo) {
-		b.IsDemoGroup = &g.IsDemo
+// do sends req and decodes a 2xx JSON answer into out, which must have a
+// success field read by [Flag] through the success method.
+func (c *Client) do(ctx context.Context, req request, out interface{ ok() bool }) (int, error) {
+	var body io.Reader
+	if req.body != nil {
+		data, err := json.Marshal(req.body)
+		if err != nil {
+			return 0, &Error{GroupID: req.id, Message: "encode request: " + err.Error()}
+		}
+		body = bytes.NewReader(data)
 	}
-	if g.Managed.Has(reconcile.FieldMapping) {
-		b.Mapping = json.RawMessage(canonjson.Object(len(g.Mapping), func(i int) (string, string) {
-			return g.Mapping[i].Key, canonjson.Quote(g.Mapping[i].Value)
-		}))
+	u := c.baseURL + req.path
+	if len(req.query) > 0 {
+		u += "?" + req.query.Encode()
 	}
-	if g.Managed.Has(reconcile.FieldProperties) {
-		b.Properties = json.RawMessage(canonjson.Object(len(g.Properties), func(i int) (string, string) {
-			return g.Properties[i].Key, g.Properties[i].Value
-		}))
+	hr, err := http.NewRequestWithContext(ctx, req.method, u, body)
+	if err != nil {
+		return 0, &Error{GroupID: req.id, Message: clean(err.Error(), c.secrets(req.secrets))}
 	}
-	return b
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	hr.Header.Set("Accept", "application/json")
+	hr.Header.Set("Explo-Authorization", "Token "+c.token)
+	resp, err := c.http.Do(hr)
+	if err != nil {
+		return 0, c.transportError(req.id, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return 0, c.transportError(req.id, err)
+	}
+	return resp.StatusCode, c.decode(req, resp, data, out)
 }
 
-// Response is the answer of both calls.
-type Response struct {
-	Success      Flag       `json:"success"`
-	NewUserGroup bool       `json:"new_user_group"`
-	UserGroup    *UserGroup `json:"user_group,omitempty"`
+func (c *Client) decode(req request, resp *http.Response, data []byte, out interface{ ok() bool }) error {
+	secrets := c.secrets(req.secrets)
+	status := resp.StatusCode
+	if status >= 300 && status <= 399 {
+		return &Error{Status: status, GroupID: req.id, Kind: reconcile.ErrRedirect, Message: redirectMessage(resp)}
+	}
+	isJSON := jsonObject(data)
+	if status < 200 || status > 299 {
+		e := &Error{Status: status, GroupID: req.id, Kind: kindOf(status, isJSON), Message: describe(status, data, secrets)}
+		if e.Message == "" {
+			e.Message = http.StatusText(status)
+		}
+		e.retryAfter, e.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return e
+	}
+	if !isJSON || json.Unmarshal(data, out) != nil {
+		return &Error{Status: status, GroupID: req.id, Kind: reconcile.ErrNotAPI, Message: notDocumented(len(data))}
+	}
+	if !out.ok() {
+		msg := describe(status, data, secrets)
+		if strings.HasPrefix(msg, "the answer is not") {
+			msg = "no message"
+		}
+		return &Error{Status: status, GroupID: req.id, Rejected: true, Message: msg}
+	}
+	return nil
 }
 
-// UserGroup is a group as the service returns it. It does not echo mapping.
-type UserGroup struct {
-	TeamID      int             `json:"team_id"`
-	Token       string          `json:"token"`
-	Name        string          `json:"name"`
-	ProvidedID  string          `json:"provided_id"`
-	IsDemoGroup bool            `json:"is_demo_group"`
-	Properties  json.RawMessage `json:"properties"`
-	EnvTag      *string         `json:"api_environment_tag"`
+// jsonObject reports whether data is exactly one JSON object: no byte order
+// mark, no anti-hijacking prefix, nothing after it.
+func jsonObject(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	return len(t) > 0 && t[0] == '{' && json.Valid(t)
+}
+
+func redirectMessage(resp *http.Response) string {
+	host := "an unnamed host"
+	if loc, err := resp.Location(); err == nil && loc.Host != "" {
+		host = "host " + textsafe.Escape(loc.Host)
+	}
+	return fmt.Sprintf("the service redirected to %s; groupsync never follows a redirect, which would send the API token there (check --api-url)", host)
+}
+
+// secrets are the API token and the customer tokens of one request.
+func (c *Client) secrets(more []string) []string {
+	return append([]string{c.token}, more...)
 }
 
 // Flag is the API's success field: documented as 1 or 0; true and false
@@ -125,106 +173,4 @@ func (f Flag) MarshalJSON() ([]byte, error) {
 	return []byte("0"), nil
 }
 
-// maxBody bounds what is read of an answer; a group's answer is tiny.
-const maxBody = 1 << 20
-
-func (c *Client) do(ctx context.Context, path string, g *reconcile.Group) (reconcile.Remote, error) {
-	body, err := json.Marshal(NewBody(g))
-	if err != nil {
-		return reconcile.Remote{}, &Error{GroupID: g.ID, Message: "encode request: " + err.Error()}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+path, bytes.NewReader(body))
-	if err != nil {
-		return reconcile.Remote{}, &Error{GroupID: g.ID, Message: c.redact(err.Error())}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Explo-Authorization", "Token "+c.token)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return reconcile.Remote{}, c.transportError(g.ID, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return reconcile.Remote{}, c.transportError(g.ID, err)
-	}
-	return c.decode(g.ID, resp, data)
-}
-
-func (c *Client) decode(id string, resp *http.Response, data []byte) (reconcile.Remote, error) {
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := &Error{Status: resp.StatusCode, GroupID: id, Message: c.message(data, http.StatusText(resp.StatusCode))}
-		e.retryAfter, e.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		return reconcile.Remote{}, e
-	}
-	var r Response
-	if err := json.Unmarshal(data, &r); err != nil {
-		return reconcile.Remote{}, &Error{Status: resp.StatusCode, GroupID: id, Message: "the answer is not the documented JSON: " + c.message(data, err.Error())}
-	}
-	if !r.Success {
-		return reconcile.Remote{}, &Error{Status: resp.StatusCode, GroupID: id, Message: c.message(data, "success: 0"), Rejected: true}
-	}
-	if r.UserGroup == nil || r.UserGroup.Token == "" {
-		return reconcile.Remote{}, &Error{Status: resp.StatusCode, GroupID: id, Message: "the answer has no user_group.token"}
-	}
-	rem := reconcile.Remote{New: r.NewUserGroup, Token: r.UserGroup.Token}
-	if r.UserGroup.EnvTag != nil {
-		rem.EnvTag = *r.UserGroup.EnvTag
-	}
-	return rem, nil
-}
-
-// message finds the service's explanation in an error body. Error bodies are
-// not documented, so it tries the usual keys, then the body itself; tokens
-// are removed either way, because an answer may echo them.
-func (c *Client) message(data []byte, fallback string) string {
-	var m map[string]any
-	if json.Unmarshal(data, &m) == nil {
-		for _, k := range []string{"message", "error", "detail", "errors", "msg"} {
-			if v, ok := m[k]; ok && v != nil {
-				if s, ok := v.(string); ok {
-					return c.redact(s)
-				}
-				b, _ := json.Marshal(v)
-				return c.redact(string(b))
-			}
-		}
-		scrubTokens(m)
-		b, _ := json.Marshal(m)
-		return c.redact(string(b))
-	}
-	s := strings.TrimSpace(string(data))
-	if s == "" {
-		return fallback
-	}
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return c.redact(s)
-}
-
-// scrubTokens blanks every "token" key, at any depth.
-func scrubTokens(v any) {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, x := range v {
-			if strings.Contains(strings.ToLower(k), "token") {
-				v[k] = "[redacted]"
-				continue
-			}
-			scrubTokens(x)
-		}
-	case []any:
-		for _, x := range v {
-			scrubTokens(x)
-		}
-	}
-}
-
-func (c *Client) redact(s string) string {
-	if c.token == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, c.token, "[redacted]")
-}
+func quote(s string) string { return "\"" + textsafe.Escape(s) + "\"" }

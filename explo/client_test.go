@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,10 +23,10 @@ func serve(t *testing.T, h http.HandlerFunc) *Client {
 	t.Helper()
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return New(ts.URL+"/", token, &http.Client{Timeout: time.Second})
+	return New(ts.URL+"/", token, time.Second, 2)
 }
 
-func TestClient_SendsDocumentedRequest(t *testing.T) {
+func TestUserGroups_SendsDocumentedRequest(t *testing.T) {
 	var got *http.Request
 	var body map[string]json.RawMessage
 	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
@@ -35,8 +37,8 @@ func TestClient_SendsDocumentedRequest(t *testing.T) {
 	})
 	g := &reconcile.Group{ID: "a", Name: "A", IsDemo: true, Mapping: reconcile.Pairs{{Key: "40", Value: "213"}}, Properties: reconcile.Pairs{{Key: "n", Value: "2"}},
 		Managed: reconcile.FieldIsDemo | reconcile.FieldMapping | reconcile.FieldProperties}
-	r, err := c.CreateGroup(context.Background(), g)
-	if err != nil || r != (reconcile.Remote{New: true, Token: "t1", EnvTag: "Testing"}) {
+	r, err := c.UserGroups().CreateGroup(context.Background(), g)
+	if err != nil || r != (reconcile.Remote{ID: "a", New: true, Token: "t1", EnvTag: "Testing", Code: 200}) {
 		t.Fatalf("CreateGroup() = %+v, %v", r, err)
 	}
 	if got.Method != "POST" || got.URL.Path != "/api/create_user_group/" || got.Header.Get("Explo-Authorization") != "Token "+token ||
@@ -59,6 +61,11 @@ func TestNewBody_ManagedButEmptyIsSentEmpty(t *testing.T) {
 	if got, want := string(b), `{"user_group_id":"a","name":"A","mapping":{},"properties":{}}`; got != want {
 		t.Errorf("body %s, want %s", got, want)
 	}
+	cb, _ := json.Marshal(NewCustomerBody(&reconcile.Group{ID: "a", Name: "A", Managed: reconcile.FieldTags | reconcile.FieldEmails | reconcile.FieldParent,
+		Customer: &reconcile.Customer{Parent: "p"}}))
+	if got, want := string(cb), `{"provided_id":"a","name":"A","emails":[],"group_tags":[],"parent_provided_id":"p"}`; got != want {
+		t.Errorf("customer body %s, want %s", got, want)
+	}
 }
 
 func TestClient_Errors(t *testing.T) {
@@ -72,17 +79,21 @@ func TestClient_Errors(t *testing.T) {
 		wantAfter time.Duration
 	}{
 		{"SuccessZero", 200, "", `{"success": 0, "message": "name is too long"}`, nil, "HTTP 200 success: 0: name is too long", 0},
+		{"SuccessZeroWithoutMessage", 200, "", `{"success": 0, "user_group": {"token": "cust-secret-123456789"}}`, nil, "HTTP 200 success: 0: no message", 0},
 		{"BadRequest", 400, "", `{"success": 0, "error": "bad mapping"}`, nil, "HTTP 400: bad mapping", 0},
 		{"Unauthorized", 401, "", `{"detail": "Invalid token."}`, reconcile.ErrUnauthorized, "HTTP 401: Invalid token.", 0},
 		{"Forbidden", 403, "", ``, reconcile.ErrUnauthorized, "HTTP 403: Forbidden", 0},
 		{"RateLimitedSeconds", 429, "7", `{"detail": "throttled"}`, reconcile.ErrRateLimited, "HTTP 429: throttled", 7 * time.Second},
-		{"ServiceUnavailable", 503, "", `<html>down</html>`, reconcile.ErrRetryable, "HTTP 503: <html>down</html>", 0},
+		{"ServiceUnavailable", 503, "", `<html><title>Down for maintenance</title></html>`, reconcile.ErrRetryable, "HTTP 503: an HTML page: Down for maintenance", 0},
 		{"BadGateway", 502, "", ``, reconcile.ErrRetryable, "HTTP 502: Bad Gateway", 0},
-		{"NotJSON", 200, "", `ok`, nil, "HTTP 200: the answer is not the documented JSON: ok", 0},
-		{"NoToken", 200, "", `{"success": 1, "user_group": {}}`, nil, "HTTP 200: the answer has no user_group.token", 0},
-		{"EchoedSecretsAreRedacted", 400, "", `{"success": 0, "user_group": {"token": "cust-secret"}, "note": "` + token + `"}`, nil,
-			`HTTP 400: {"note":"[redacted]","success":0,"user_group":{"token":"[redacted]"}}`, 0},
+		{"NotFoundJSON", 404, "", `{"success": 0, "message": "does not exist"}`, reconcile.ErrNotFound, "HTTP 404: does not exist", 0},
+		{"NotFoundPage", 404, "", `<html><title>Not Found</title></html>`, reconcile.ErrNotAPI, "HTTP 404: an HTML page: Not Found", 0},
+		{"MethodNotAllowedPage", 405, "", `Method Not Allowed`, reconcile.ErrNotAPI, "HTTP 405: Method Not Allowed", 0},
+		{"NotJSON", 200, "", `ok`, reconcile.ErrNotAPI, "HTTP 200: the answer is not the documented JSON (2 bytes, not shown)", 0},
+		{"NoGroup", 200, "", `{"success": 1}`, nil, "HTTP 200: the answer has no user_group", 0},
+		{"Redirect", 301, "", ``, reconcile.ErrRedirect, "HTTP 301: the service redirected to an unnamed host; groupsync never follows a redirect, which would send the API token there (check --api-url)", 0},
 	}
+	kinds := []error{reconcile.ErrUnauthorized, reconcile.ErrRateLimited, reconcile.ErrRetryable, reconcile.ErrNotFound, reconcile.ErrNotAPI, reconcile.ErrRedirect, reconcile.ErrUnreachable}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := serve(t, func(w http.ResponseWriter, r *http.Request) {
@@ -92,24 +103,78 @@ func TestClient_Errors(t *testing.T) {
 				w.WriteHeader(tt.status)
 				io.WriteString(w, tt.body)
 			})
-			_, err := c.UpdateGroup(context.Background(), &reconcile.Group{ID: "a", Name: "A"})
+			_, err := c.UserGroups().UpdateGroup(context.Background(), &reconcile.Group{ID: "a", Name: "A"})
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("err = %v, want *Error", err)
 			}
-			if e.Error() != tt.wantMsg || e.HTTPStatus() != tt.status || e.GroupID != "a" {
-				t.Errorf("err = %q (status %d), want %q", e.Error(), e.HTTPStatus(), tt.wantMsg)
+			if e.Error() != tt.wantMsg || e.Code() != tt.status || e.GroupID != "a" {
+				t.Errorf("err = %q (status %d), want %q", e.Error(), e.Code(), tt.wantMsg)
 			}
-			for _, kind := range []error{reconcile.ErrUnauthorized, reconcile.ErrRateLimited, reconcile.ErrRetryable} {
-				want := kind == tt.kind || (tt.kind == reconcile.ErrRateLimited && kind == reconcile.ErrRetryable)
-				if errors.Is(err, kind) != want {
-					t.Errorf("errors.Is(err, %v) = %v, want %v", kind, !want, want)
+			for _, kind := range kinds {
+				if errors.Is(err, kind) != (kind == tt.kind) {
+					t.Errorf("errors.Is(err, %v) = %v", kind, errors.Is(err, kind))
 				}
 			}
 			if d, _ := e.RetryAfter(); d != tt.wantAfter {
 				t.Errorf("RetryAfter() = %v, want %v", d, tt.wantAfter)
 			}
 		})
+	}
+}
+
+// A redirect is never followed, so the API token never reaches the host
+// it names, and the message names that host.
+func TestClient_NeverFollowsRedirects(t *testing.T) {
+	var leaked []string
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked = append(leaked, r.Header.Get("Explo-Authorization"))
+		io.WriteString(w, `{"success": 1, "new_user_group": true, "user_group": {"token": "forged", "provided_id": "a"}}`)
+	}))
+	defer evil.Close()
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, evil.URL+r.URL.Path, code)
+		})
+		_, err := c.UserGroups().CreateGroup(context.Background(), &reconcile.Group{ID: "a", Name: "A"})
+		if !errors.Is(err, reconcile.ErrRedirect) || !strings.Contains(err.Error(), "redirected to host "+strings.TrimPrefix(evil.URL, "http://")) {
+			t.Errorf("%d: err = %v", code, err)
+		}
+	}
+	if len(leaked) > 0 {
+		t.Fatalf("the redirect target got %d requests (with %q)", len(leaked), leaked)
+	}
+}
+
+// Tokens never make it into a message, whatever the answer: near-JSON 2xx
+// bodies, tokens nested under the message keys, long text cut after the
+// API token started.
+func TestClient_MessagesNeverCarryTokens(t *testing.T) {
+	cust := "c0ffee00c0ffee00c0ffee00c0ffee00"
+	bodies := []struct {
+		status int
+		body   string
+	}{
+		{200, "\ufeff" + `{"success": 1, "user_group": {"token": "` + cust + `", "provided_id": "a"}}`},
+		{200, `)]}'` + "\n" + `{"success": 1, "user_group": {"token": "` + cust + `"}}`},
+		{200, `{"success": 1, "user_group": {"token": "` + cust + `"}} trailing`},
+		{400, `{"success": 0, "errors": {"detail": [{"token": "` + cust + `", "why": "token ` + cust + ` and ` + token + `"}]}}`},
+		{400, `{"success": 0, "error": {"message": "bad", "customer": {"token": "` + cust + `"}}}`},
+		{502, strings.Repeat("x", 290) + "Token " + token + " customer " + cust},
+		{500, "<pre>Traceback: Explo-Authorization: Token " + token + "</pre>"},
+	}
+	for _, b := range bodies {
+		c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(b.status)
+			io.WriteString(w, b.body)
+		})
+		_, err := c.UserGroups().CreateGroup(context.Background(), &reconcile.Group{ID: "a", Name: "A"})
+		msg := err.Error()
+		for _, secret := range []string{cust, token, token[:10], cust[:16]} {
+			if strings.Contains(msg, secret) {
+				t.Errorf("%d %q: message %q holds %q", b.status, b.body, msg, secret)
+			}
+		}
 	}
 }
 
@@ -137,49 +202,146 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-func TestClient_TransportFailuresAreRetryable(t *testing.T) {
+func TestClient_TransportFailures(t *testing.T) {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(200 * time.Millisecond)
+		io.ReadAll(r.Body) // so that the server notices the client leave
+		<-r.Context().Done()
 	}))
-	defer ts.Close()
-	c := New(ts.URL, token, &http.Client{Timeout: 20 * time.Millisecond})
-	_, err := c.CreateGroup(context.Background(), &reconcile.Group{ID: "a", Name: "A"})
+	c := New(ts.URL, token, 20*time.Millisecond, 1)
+	_, err := c.UserGroups().CreateGroup(context.Background(), &reconcile.Group{ID: "a", Name: "A"})
 	if !errors.Is(err, reconcile.ErrRetryable) || !strings.Contains(err.Error(), "timed out") {
 		t.Errorf("timeout: err = %v, want retryable timeout", err)
 	}
 	ts.Close()
-	_, err = c.CreateGroup(context.Background(), &reconcile.Group{ID: "a", Name: "A"})
-	if !errors.Is(err, reconcile.ErrRetryable) {
-		t.Errorf("refused connection: err = %v, want retryable", err)
+	// Nothing listens: no connection at all.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	c = New("http://"+addr, token, time.Second, 1)
+	if _, err := c.UserGroups().CreateGroup(context.Background(), &reconcile.Group{ID: "a", Name: "A"}); !errors.Is(err, reconcile.ErrUnreachable) {
+		t.Errorf("refused connection: err = %v, want unreachable", err)
+	}
+	c = New("https://no-such-host.invalid", token, time.Second, 1)
+	if _, err := c.UserGroups().CreateGroup(context.Background(), &reconcile.Group{ID: "a", Name: "A"}); !errors.Is(err, reconcile.ErrUnreachable) {
+		t.Errorf("unknown host: err = %v, want unreachable", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.CreateGroup(ctx, &reconcile.Group{ID: "a", Name: "A"}); errors.Is(err, reconcile.ErrRetryable) {
-		t.Errorf("cancelled: err = %v is retryable", err)
+	if _, err := c.UserGroups().CreateGroup(ctx, &reconcile.Group{ID: "a", Name: "A"}); errors.Is(err, reconcile.ErrRetryable) || errors.Is(err, reconcile.ErrUnreachable) {
+		t.Errorf("cancelled: err = %v", err)
 	}
 }
 
-// Against the sandbox: get-or-create and update as API.md documents them.
+// Against the sandbox: both APIs as API.md documents them.
 func TestClient_AgainstSandbox(t *testing.T) {
-	sb := sandbox.New(sandbox.Config{Token: token, Rate: -1})
+	sb := sandbox.New(sandbox.Config{Token: token, Quota: -1})
 	ts := httptest.NewServer(sb)
 	defer ts.Close()
-	c := New(ts.URL, token, &http.Client{Timeout: time.Second})
+	c := New(ts.URL, token, time.Second, 2)
 	ctx := context.Background()
+	ug := c.UserGroups()
 	g := &reconcile.Group{ID: "a", Name: "A"}
-	first, err := c.CreateGroup(ctx, g)
-	if err != nil || !first.New || first.Token == "" || first.EnvTag != "Customer" {
+	first, err := ug.CreateGroup(ctx, g)
+	if err != nil || !first.New || first.Token == "" || first.EnvTag != "Customer" || first.ID != "a" {
 		t.Fatalf("create = %+v, %v", first, err)
 	}
-	again, err := c.CreateGroup(ctx, &reconcile.Group{ID: "a", Name: "Changed"})
+	again, err := ug.CreateGroup(ctx, &reconcile.Group{ID: "a", Name: "Changed"})
 	if err != nil || again.New || again.Token != first.Token || sb.Groups()["a"].Name != "A" {
 		t.Fatalf("get-or-create changed the group or its token: %+v, %v, %+v", again, err, sb.Groups()["a"])
 	}
-	if _, err := c.UpdateGroup(ctx, &reconcile.Group{ID: "missing", Name: "M"}); err == nil || !strings.Contains(err.Error(), "HTTP 404") {
-		t.Errorf("update of an unknown id: err = %v, want HTTP 404", err)
+	if _, err := ug.UpdateGroup(ctx, &reconcile.Group{ID: "missing", Name: "M"}); !errors.Is(err, reconcile.ErrNotFound) {
+		t.Errorf("update of an unknown id: err = %v, want ErrNotFound", err)
 	}
-	bad := New(ts.URL, "wrong", &http.Client{Timeout: time.Second})
-	if _, err := bad.CreateGroup(ctx, g); !errors.Is(err, reconcile.ErrUnauthorized) {
+	bad := New(ts.URL, "wrong", time.Second, 1)
+	if _, err := bad.UserGroups().CreateGroup(ctx, g); !errors.Is(err, reconcile.ErrUnauthorized) {
 		t.Errorf("wrong token: err = %v, want ErrUnauthorized", err)
+	}
+	wrongPath := New(ts.URL+"/api", token, time.Second, 1)
+	if _, err := wrongPath.UserGroups().CreateGroup(ctx, g); !errors.Is(err, reconcile.ErrNotAPI) {
+		t.Errorf("a base URL with /api: err = %v, want ErrNotAPI", err)
+	}
+}
+
+func TestCustomers_AgainstSandbox(t *testing.T) {
+	for _, style := range []string{"total_count", "count"} {
+		t.Run(style, func(t *testing.T) {
+			sb := sandbox.New(sandbox.Config{Token: token, Quota: -1, ListStyle: style})
+			ts := httptest.NewServer(sb)
+			defer ts.Close()
+			cs := New(ts.URL, token, time.Second, 2).Customers()
+			ctx := context.Background()
+			org := &reconcile.Group{ID: "org", Name: "Org", Managed: reconcile.FieldTags | reconcile.FieldProperties,
+				Properties: reconcile.Pairs{{Key: "tier", Value: "2"}}, Customer: &reconcile.Customer{Tags: []string{"gold"}}}
+			r, err := cs.CreateGroup(ctx, org)
+			if err != nil || !r.New || r.ID != "org" || r.EnvTag != "Production" {
+				t.Fatalf("create = %+v, %v", r, err)
+			}
+			team := &reconcile.Group{ID: "team", Name: "Team", Managed: reconcile.FieldLevel | reconcile.FieldParent,
+				Customer: &reconcile.Customer{Level: "Team", Parent: "org"}}
+			if _, err := cs.CreateGroup(ctx, team); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 1005 {
+				sb.Put(sandbox.Group{ID: fmt.Sprintf("c%04d", i), Name: "C"})
+			}
+			seen := map[string]*reconcile.Applied{}
+			page := 1
+			for ; ; page++ {
+				p, err := cs.ListGroups(ctx, reconcile.ListQuery{Page: page})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range p.Groups {
+					seen[p.Groups[i].ID] = &p.Groups[i]
+				}
+				if !p.More {
+					break
+				}
+			}
+			if page != 2 || len(seen) != 1007 {
+				t.Fatalf("%d pages, %d customers; want 2 and 1007", page, len(seen))
+			}
+			o := seen["org"]
+			if o.Token != r.Token || o.Cust().Tags[0] != "gold" || o.Cust().Level != "Organization" || o.Properties[0].Value != "2" {
+				t.Errorf("listed org = %+v %+v", o, o.Cust())
+			}
+			kids, err := cs.ListGroups(ctx, reconcile.ListQuery{Page: 1, Parent: "org"})
+			if err != nil || len(kids.Groups) != 1 || kids.Groups[0].ID != "team" || kids.More {
+				t.Errorf("children of org = %+v, %v", kids, err)
+			}
+			got, err := cs.GetGroup(ctx, "team")
+			if err != nil || got.Name != "Team" || got.Cust().Level != "Team" {
+				t.Errorf("get = %+v, %v", got, err)
+			}
+			rot, err := cs.RotateToken(ctx, "org", r.Token)
+			if err != nil || rot.Token == r.Token || rot.Token != sb.Groups()["org"].Token || rot.ID != "org" {
+				t.Errorf("rotate = %+v, %v", rot, err)
+			}
+			if _, err := cs.DeleteGroup(ctx, "org", rot.Token); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := sb.Groups()["team"]; ok {
+				t.Error("delete did not cascade to the child")
+			}
+			if _, err := cs.DeleteGroup(ctx, "org", rot.Token); !errors.Is(err, reconcile.ErrNotFound) {
+				t.Errorf("second delete: %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+// A service that keeps answering full pages, with next set, cannot make
+// the list go on past what total_count says.
+func TestCustomers_ListNeverTrustsNext(t *testing.T) {
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		var list []string
+		for i := range ListPageSize {
+			list = append(list, fmt.Sprintf(`{"provided_id": "c%d", "token": "t%d", "name": "C"}`, i, i))
+		}
+		fmt.Fprintf(w, `{"count": 1000, "next": "/v2/api/customers/?page=99", "previous": null, "results": [%s]}`, strings.Join(list, ","))
+	})
+	p, err := c.Customers().ListGroups(context.Background(), reconcile.ListQuery{Page: 1})
+	if err != nil || p.More || len(p.Groups) != ListPageSize {
+		t.Errorf("page 1 of a list of 1000: %d groups, more %v, %v", len(p.Groups), p.More, err)
 	}
 }

@@ -2,23 +2,32 @@ package explo
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"groupsync/reconcile"
 )
 
-// Error is a failed call: an HTTP status with the service's message, a
-// success: 0 answer, or a transport failure (Status 0, Err set).
+// Error is a failed call: an answer that is not a success (its status and
+// the service's message), or a transport failure (Status 0, Err set).
 type Error struct {
 	// Status is the HTTP status; 0 when no answer arrived.
-	Status  int
+	Status int
+	// Message is the service's explanation, built by [describe]: never a
+	// token, never a control character.
 	Message string
 	GroupID string
+	// Kind is one of reconcile's error kinds, or nil for a plain failure
+	// of the group (another 4xx, a success: 0).
+	Kind error
 	// Rejected is set for a 2xx answer with success: 0.
 	Rejected bool
 	// Err is the transport failure, when there was no answer.
@@ -47,38 +56,64 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is maps the error onto reconcile's kinds; this is the one table that
-// decides what is retried.
-func (e *Error) Is(target error) bool {
-	switch target {
-	case reconcile.ErrUnauthorized:
-		return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
-	case reconcile.ErrRateLimited:
-		return e.Status == http.StatusTooManyRequests
-	case reconcile.ErrRetryable:
-		switch e.Status {
-		case 0:
-			return e.Err != nil && !errors.Is(e.Err, context.Canceled)
-		case http.StatusTooManyRequests, http.StatusRequestTimeout, http.StatusInternalServerError,
-			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			return true
-		}
-	}
-	return false
-}
+// Is maps the error onto reconcile's kinds.
+func (e *Error) Is(target error) bool { return e.Kind != nil && target == e.Kind }
 
-// HTTPStatus returns the status of the answer, or 0.
-func (e *Error) HTTPStatus() int { return e.Status }
+// Code returns the status of the answer, or 0.
+func (e *Error) Code() int { return e.Status }
 
 // RetryAfter returns the wait the service asked for, if it did.
 func (e *Error) RetryAfter() (time.Duration, bool) { return e.retryAfter, e.hasRetryAfter }
 
-func (c *Client) transportError(id string, err error) *Error {
-	msg := err.Error()
-	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-		msg = "timed out waiting for the service: " + msg
+// kindOf is the one table from an answer's status to reconcile's kinds.
+// json says whether the body was a JSON object, which is how the API
+// answers; a 404 or 405 page that is not JSON comes from something else
+// at that URL.
+func kindOf(status int, json bool) error {
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return reconcile.ErrUnauthorized
+	case status == http.StatusTooManyRequests:
+		return reconcile.ErrRateLimited
+	case (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) && !json:
+		return reconcile.ErrNotAPI
+	case status == http.StatusNotFound:
+		return reconcile.ErrNotFound
+	case status == http.StatusRequestTimeout || status >= 500:
+		return reconcile.ErrRetryable
 	}
-	return &Error{GroupID: id, Err: err, Message: c.redact(msg)}
+	return nil
+}
+
+// transportError classifies a failure to get an answer: no connection at
+// all is ErrUnreachable (the run stops when nothing answered yet), the
+// rest is retryable.
+func (c *Client) transportError(id string, err error) *Error {
+	e := &Error{GroupID: id, Err: err, Kind: reconcile.ErrRetryable}
+	var dns *net.DNSError
+	var cert *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var header tls.RecordHeaderError
+	switch {
+	case errors.Is(err, context.Canceled):
+		e.Kind, e.Message = nil, "abandoned: the run stopped"
+		return e
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		e.Message = "timed out waiting for the service"
+		return e
+	case errors.As(err, &dns):
+		e.Kind, e.Message = reconcile.ErrUnreachable, "cannot resolve the host name "+quote(dns.Name)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		e.Kind, e.Message = reconcile.ErrUnreachable, "connection refused"
+	case errors.As(err, &cert), errors.As(err, &unknown), errors.As(err, &hostname), errors.As(err, &header):
+		e.Kind, e.Message = reconcile.ErrUnreachable, "TLS failed: "+clean(err.Error(), c.secrets(nil))
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		e.Message = "the connection was reset"
+	default:
+		e.Message = clean(err.Error(), c.secrets(nil))
+	}
+	return e
 }
 
 func isTimeout(err error) bool {

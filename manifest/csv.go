@@ -27,7 +27,8 @@ const (
 	colProperties
 	colMappingKey
 	colPropertyKey
-	colBlank // an unnamed column, as spreadsheets leave after the last one
+	colCustomer // emails, group_tags, hierarchy_level_name, parent_provided_id
+	colBlank    // an unnamed column, as spreadsheets leave after the last one
 )
 
 type column struct {
@@ -36,6 +37,8 @@ type column struct {
 	name string
 	// key is the mapping or property key of a flattened column.
 	key string
+	// field is the Customer API field of a colCustomer column.
+	field reconcile.Fields
 }
 
 // ParseCSV reads one CSV manifest. Delimiter 0 detects ',', ';' or tab from
@@ -43,11 +46,15 @@ type column struct {
 // When there are errors, the groups also hold the rows whose id is valid
 // despite other problems, so that duplicates of them are found too; such
 // groups are for reporting problems only.
-func ParseCSV(r io.Reader, delimiter rune) ([]reconcile.Group, Errors) {
+func ParseCSV(r io.Reader, opts Options) ([]reconcile.Group, Errors) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if b, _ := br.Peek(3); bytes.Equal(b, []byte("\xef\xbb\xbf")) {
 		br.Discard(3)
 	}
+	if err := sniff(br); err != nil {
+		return nil, Errors{{Line: 1, Err: err}}
+	}
+	delimiter := opts.Delimiter
 	if delimiter == 0 {
 		delimiter = detectDelimiter(br)
 	}
@@ -62,7 +69,12 @@ func ParseCSV(r io.Reader, delimiter rune) ([]reconcile.Group, Errors) {
 	if err != nil {
 		return nil, Errors{csvError(err)}
 	}
-	p, errs := newRowParser(header)
+	if opts.Delimiter != 0 {
+		if err := checkSplit(header, delimiter); err != nil {
+			return nil, Errors{{Line: 1, Err: err}}
+		}
+	}
+	p, errs := newRowParser(header, opts)
 	if p == nil {
 		return nil, errs
 	}
@@ -85,6 +97,55 @@ func ParseCSV(r io.Reader, delimiter rune) ([]reconcile.Group, Errors) {
 		}
 	}
 	return slices.Clip(groups), p.errs
+}
+
+// sniff refuses, in one sentence, files that are not CSV text at all but
+// would otherwise fail on every row: UTF-16 (Excel's "Unicode Text"), old
+// Mac line ends, an Excel workbook renamed .csv.
+func sniff(br *bufio.Reader) error {
+	b, _ := br.Peek(br.Size())
+	switch {
+	case bytes.HasPrefix(b, []byte("PK\x03\x04")):
+		return errWorkbook
+	case bytes.HasPrefix(b, []byte("\xff\xfe")) || bytes.HasPrefix(b, []byte("\xfe\xff")) || bytes.Count(b, []byte{0}) > len(b)/8:
+		return errUTF16
+	case crOnly(b):
+		return errors.New("the lines end with CR only, as old Mac spreadsheets save them: save the file as \"CSV UTF-8\", or with Windows or Unix line ends")
+	}
+	return nil
+}
+
+// crOnly reports whether lines end with a bare CR: CRs that do not start
+// a CRLF, and no bare LF.
+func crOnly(b []byte) bool {
+	crlf := bytes.Count(b, []byte("\r\n"))
+	return bytes.Count(b, []byte("\r"))-crlf > 1 && bytes.Count(b, []byte("\n"))-crlf == 0
+}
+
+var (
+	errUTF16    = errors.New("the file is UTF-16, as Excel saves \"Unicode Text\": save it as \"CSV UTF-8 (Comma delimited)\" instead")
+	errWorkbook = errors.New("this is an Excel workbook, not a CSV file: in Excel, use File > Save As > \"CSV UTF-8 (Comma delimited)\"")
+)
+
+// checkSplit refuses a forced delimiter that leaves the header in one
+// piece while another delimiter would split it.
+func checkSplit(header []string, delimiter rune) error {
+	if len(header) != 1 {
+		return nil
+	}
+	for _, d := range []rune{',', ';', '\t'} {
+		if d != delimiter && strings.ContainsRune(header[0], d) {
+			return fmt.Errorf("--delimiter %s does not split the header, but %s does: drop --delimiter to detect it, or give %s", delimName(delimiter), delimName(d), delimName(d))
+		}
+	}
+	return nil
+}
+
+func delimName(d rune) string {
+	if d == '\t' {
+		return "tab"
+	}
+	return fmt.Sprintf("'%c'", d)
 }
 
 // estimateRows guesses a file's row count from its size and the lines in
@@ -149,6 +210,7 @@ func detectDelimiter(br *bufio.Reader) rune {
 
 // rowParser turns records into groups according to the header.
 type rowParser struct {
+	opts    Options
 	cols    []column
 	managed reconcile.Fields
 	// nMapping and nProps count flattened columns, to size each row's
@@ -164,8 +226,25 @@ func (p *rowParser) fail(field string, err error) {
 
 var idAliases = map[string]bool{"user_group_id": true, "id": true, "provided_id": true, "customer_id": true}
 
-func newRowParser(header []string) (*rowParser, Errors) {
-	p := &rowParser{cols: make([]column, len(header))}
+// errReport marks a file that is a groupsync report, not a manifest.
+var errReport = errors.New("this is a groupsync report (it has action, status and token columns), not a manifest")
+
+func isReport(header []string) bool {
+	n := 0
+	for _, h := range header {
+		switch strings.ToLower(strings.TrimSpace(h)) {
+		case "action", "status", "token":
+			n++
+		}
+	}
+	return n == 3
+}
+
+func newRowParser(header []string, opts Options) (*rowParser, Errors) {
+	if isReport(header) {
+		return nil, Errors{{Line: 1, Err: errReport}}
+	}
+	p := &rowParser{opts: opts, cols: make([]column, len(header))}
 	var errs Errors
 	headerErr := func(field, format string, args ...any) {
 		errs = append(errs, &ParseError{Line: 1, Field: field, Err: fmt.Errorf(format, args...)})
@@ -180,11 +259,16 @@ func newRowParser(header []string) (*rowParser, Errors) {
 		p.cols[i] = c
 		switch c.kind {
 		case colUnknown:
-			headerErr("", "unknown column %q (columns are user_group_id, name, is_demo_group, mapping, properties, mapping.<schema id>, properties.<key>)", h)
+			headerErr("", "unknown column %q (columns are %s)", h, knownColumns(opts))
 			continue
 		case colBlank:
 			p.cols[i].name = fmt.Sprintf("column %d", i+1)
 			continue
+		case colCustomer:
+			if !opts.Customer {
+				headerErr(c.name, "%v", customerOnly("column "+c.name))
+				continue
+			}
 		}
 		if prev, dup := seen[c.name]; dup {
 			headerErr(c.name, "given twice, by columns %q and %q", prev, h)
@@ -213,8 +297,19 @@ func newRowParser(header []string) (*rowParser, Errors) {
 	return p, errs
 }
 
+func knownColumns(opts Options) string {
+	cols := "user_group_id, name, is_demo_group, mapping, properties, mapping.<schema id>, properties.<key>"
+	if opts.Customer {
+		cols += ", emails, group_tags, hierarchy_level_name, parent_provided_id"
+	}
+	return cols
+}
+
 func classify(h string) column {
 	lower := strings.ToLower(h)
+	if f, ok := customerFields[lower]; ok {
+		return column{kind: colCustomer, name: f.name, field: f.field}
+	}
 	switch {
 	case h == "":
 		return column{kind: colBlank}
@@ -246,6 +341,8 @@ func (c column) fields() reconcile.Fields {
 		return reconcile.FieldMapping
 	case colProperties, colPropertyKey:
 		return reconcile.FieldProperties
+	case colCustomer:
+		return c.field
 	}
 	return 0
 }
@@ -268,7 +365,7 @@ func (p *rowParser) row(rec []string, line int, g *reconcile.Group) bool {
 		p.fail("", fmt.Errorf("the row has %d cells but the header has %d", len(rec), len(p.cols)))
 		return false
 	}
-	g.Managed, g.Source.Line = p.managed, line
+	g.Managed, g.Source.Line = p.managed&^reconcile.CustomerFields, line
 	var flatMapping, flatProps reconcile.Pairs
 	if p.nMapping > 0 {
 		flatMapping = make(reconcile.Pairs, 0, p.nMapping)
@@ -294,8 +391,8 @@ func (p *rowParser) row(rec []string, line int, g *reconcile.Group) bool {
 	if err := checkID(g.ID); err != nil {
 		p.fail("user_group_id", err)
 	}
-	if g.Name == "" {
-		p.fail("name", errors.New("missing: every group needs a name"))
+	if err := checkName(g.Name); err != nil {
+		p.fail("name", err)
 	}
 	var err error
 	if g.Mapping, err = mergeFlat(g.Mapping, flatMapping, "mapping"); err != nil {
@@ -322,18 +419,47 @@ func (p *rowParser) cell(g *reconcile.Group, c column, cell string, flatMapping,
 		g.Properties, err = objectCell(cell, propertyValue)
 	case colMappingKey:
 		if v := strings.TrimSpace(cell); v != "" {
-			*flatMapping = append(*flatMapping, reconcile.Pair{Key: c.key, Value: v})
+			if err = checkScientific(v); err == nil {
+				*flatMapping = append(*flatMapping, reconcile.Pair{Key: c.key, Value: v})
+			}
 		}
 	case colPropertyKey:
 		if v := strings.TrimSpace(cell); v != "" {
 			*flatProps = append(*flatProps, reconcile.Pair{Key: c.key, Value: canonjson.Quote(v)})
 		}
+	case colCustomer:
+		err = customerCell(g, c.field, cell)
 	case colBlank:
 		if strings.TrimSpace(cell) != "" {
 			err = fmt.Errorf("holds %q but the column has no header name", cell)
 		}
 	}
 	return err
+}
+
+// customerCell reads one Customer API cell into g. An empty level means
+// the root level, an empty parent no parent.
+func customerCell(g *reconcile.Group, f reconcile.Fields, cell string) error {
+	switch f {
+	case reconcile.FieldEmails, reconcile.FieldTags:
+		list, err := listCell(cell)
+		if err != nil {
+			return err
+		}
+		setCustomer(g, f, list, "")
+		return nil
+	}
+	v := strings.TrimSpace(cell)
+	if err := checkText(v); err != nil {
+		return err
+	}
+	if f == reconcile.FieldParent && v != "" {
+		if err := checkScientific(v); err != nil {
+			return err
+		}
+	}
+	setCustomer(g, f, nil, v)
+	return nil
 }
 
 // mergeFlat adds the keys of flattened columns to those of the JSON cell.

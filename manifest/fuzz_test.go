@@ -57,13 +57,13 @@ func FuzzParseCSV(f *testing.F) {
 	f.Add("\ufeffid;name;mapping.40\r\na;\"A;\"\"x\"\"\";1\r\n")
 	f.Add("id\tname\tis_demo_group\na\tA\tyes\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		groups, errs := ParseCSV(strings.NewReader(in), 0)
+		groups, errs := ParseCSV(strings.NewReader(in), Options{Customer: true})
 		checkGroups(t, groups, errs)
 		if len(errs) > 0 {
 			return
 		}
 		// What was accepted survives a write and a read with JSON cells.
-		again, errs := ParseCSV(bytes.NewReader(encodeCSV(t, groups)), ',')
+		again, errs := ParseCSV(bytes.NewReader(encodeCSV(t, groups)), Options{Delimiter: ','})
 		if len(errs) > 0 {
 			t.Fatalf("re-reading accepted groups failed: %v", errs)
 		}
@@ -109,7 +109,7 @@ func FuzzParseYAML(f *testing.F) {
 	f.Add("defaults: {mapping: {'1': 2}}\ngroups:\n  - {id: 1, name: x, properties: {a: [1, {b: null}]}}\n")
 	f.Add("- &x {id: a, name: A}\n- *x\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		groups, errs := ParseYAML(strings.NewReader(in))
+		groups, errs := ParseYAML(strings.NewReader(in), Options{Customer: true})
 		checkGroups(t, groups, errs)
 	})
 }

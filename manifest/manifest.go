@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/text/unicode/norm"
+
 	"groupsync/reconcile"
 )
 
@@ -54,8 +56,12 @@ func (es Errors) Error() string {
 
 // Options tunes loading.
 type Options struct {
-	// Delimiter forces the CSV delimiter; 0 detects it from the header.
+	// Delimiter forces the CSV delimiter; 0 detects it from the header
+	// (.tsv files are always tab-delimited).
 	Delimiter rune
+	// Customer allows the Customer API's fields (emails, group_tags,
+	// hierarchy_level_name, parent_provided_id).
+	Customer bool
 }
 
 // Manifest is what a load found.
@@ -77,26 +83,29 @@ func (m *Manifest) Managed() reconcile.Fields {
 }
 
 // Load reads every file named by paths (a directory stands for its .csv,
-// .yaml and .yml files, sorted by name). It returns [Errors] listing every
-// problem in every file; the manifest is only usable when the error is nil.
+// .tsv, .yaml and .yml files, sorted by name, skipping groupsync reports).
+// It returns [Errors] listing every problem in every file; the manifest is
+// only usable when the error is nil.
 func Load(paths []string, opts Options) (*Manifest, error) {
 	files, err := expand(paths)
 	if err != nil {
 		return nil, err
 	}
-	m := &Manifest{Files: files}
+	m := &Manifest{}
 	var errs Errors
-	var seen map[string]int
+	d := dedup{seen: map[string]int{}}
 	for _, file := range files {
-		groups, ferrs := loadFile(file, opts)
+		groups, ferrs := loadFile(file.path, opts)
+		if file.inDir && len(ferrs) == 1 && errors.Is(ferrs[0].Err, errReport) {
+			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: a groupsync report, not a manifest: skipped", file.path))
+			continue
+		}
+		m.Files = append(m.Files, file.path)
 		errs = append(errs, ferrs...)
 		if len(groups) == 0 && len(ferrs) == 0 {
-			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: no groups in this file", file))
+			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: no groups in this file", file.path))
 		}
-		if seen == nil {
-			seen = make(map[string]int, len(groups))
-		}
-		groups, derrs := m.dedup(groups, seen)
+		groups, derrs := d.drop(m.Groups, groups)
 		errs = append(errs, derrs...)
 		if m.Groups == nil {
 			m.Groups = groups
@@ -104,31 +113,50 @@ func Load(paths []string, opts Options) (*Manifest, error) {
 			m.Groups = append(m.Groups, groups...)
 		}
 	}
+	if opts.Customer {
+		errs = append(errs, parentCycles(m.Groups)...)
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return m, nil
 }
 
-// dedup drops, in place, the groups whose id came earlier, and reports each
-// with both places. seen maps ids to their index in m.Groups.
-func (m *Manifest) dedup(groups []reconcile.Group, seen map[string]int) ([]reconcile.Group, Errors) {
+// dedup finds ids given twice, also when they differ only in their
+// Unicode form (a precomposed é and an e with a combining accent), which
+// the service would likely take for the same customer.
+type dedup struct {
+	// seen maps an id, normalised, to its index in the groups kept.
+	seen map[string]int
+}
+
+// drop drops, in place, the groups of groups whose id came earlier, and
+// reports each with both places. kept are the groups of earlier files.
+func (d *dedup) drop(kept, groups []reconcile.Group) ([]reconcile.Group, Errors) {
 	var errs Errors
 	out := groups[:0]
 	for i := range groups {
 		g := &groups[i]
-		if first, dup := seen[g.ID]; dup {
-			var where reconcile.Source
-			if first < len(m.Groups) {
-				where = m.Groups[first].Source
+		key := g.ID
+		if !norm.NFC.IsNormalString(key) {
+			key = norm.NFC.String(key)
+		}
+		if first, dup := d.seen[key]; dup {
+			var prev *reconcile.Group
+			if first < len(kept) {
+				prev = &kept[first]
 			} else {
-				where = out[first-len(m.Groups)].Source
+				prev = &out[first-len(kept)]
 			}
-			errs = append(errs, &ParseError{File: g.Source.File, Line: g.Source.Line, Field: "user_group_id",
-				Err: fmt.Errorf("duplicate id %q (first at %s)", g.ID, where)})
+			msg := fmt.Errorf("duplicate id %q (first at %s)", g.ID, prev.Source)
+			if prev.ID != g.ID {
+				// %+q shows the two forms apart, which on screen look the same.
+				msg = fmt.Errorf("duplicate id %+q (first at %s as %+q: the two are the same once Unicode-normalised)", g.ID, prev.Source, prev.ID)
+			}
+			errs = append(errs, &ParseError{File: g.Source.File, Line: g.Source.Line, Field: "user_group_id", Err: msg})
 			continue
 		}
-		seen[g.ID] = len(m.Groups) + len(out)
+		d.seen[key] = len(kept) + len(out)
 		// Copying a group onto itself costs write barriers; only move
 		// groups once a duplicate has opened a gap.
 		if len(out) == i {
@@ -140,6 +168,31 @@ func (m *Manifest) dedup(groups []reconcile.Group, seen map[string]int) ([]recon
 	return out, errs
 }
 
+// parentCycles reports every group whose chain of parents comes back to
+// itself: the service could create none of them.
+func parentCycles(groups []reconcile.Group) Errors {
+	parent := map[string]string{}
+	for i := range groups {
+		if p := groups[i].ParentID(); p != "" {
+			parent[groups[i].ID] = p
+		}
+	}
+	var errs Errors
+	for i := range groups {
+		g := &groups[i]
+		chain := []string{g.ID}
+		for id := parent[g.ID]; id != "" && len(chain) <= len(parent); id = parent[id] {
+			chain = append(chain, id)
+			if id == g.ID {
+				errs = append(errs, &ParseError{File: g.Source.File, Line: g.Source.Line, Field: "parent_provided_id",
+					Err: fmt.Errorf("the parents form a cycle: %s", strings.Join(chain, " → "))})
+				break
+			}
+		}
+	}
+	return errs
+}
+
 func loadFile(file string, opts Options) ([]reconcile.Group, Errors) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -148,10 +201,14 @@ func loadFile(file string, opts Options) ([]reconcile.Group, Errors) {
 	defer f.Close()
 	var groups []reconcile.Group
 	var errs Errors
-	if isCSV(file) {
-		groups, errs = ParseCSV(f, opts.Delimiter)
-	} else {
-		groups, errs = ParseYAML(f)
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".csv":
+		groups, errs = ParseCSV(f, opts)
+	case ".tsv":
+		opts.Delimiter = '\t'
+		groups, errs = ParseCSV(f, opts)
+	default:
+		groups, errs = ParseYAML(f, opts)
 	}
 	for _, e := range errs {
 		e.File = file
@@ -162,32 +219,48 @@ func loadFile(file string, opts Options) ([]reconcile.Group, Errors) {
 	return groups, errs
 }
 
-func isCSV(name string) bool { return strings.EqualFold(filepath.Ext(name), ".csv") }
-
 func isManifest(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
-	case ".csv", ".yaml", ".yml":
+	case ".csv", ".tsv", ".yaml", ".yml":
 		return true
 	}
 	return false
 }
 
+// workbook reports whether name is a spreadsheet's own format.
+func workbook(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".xlsx", ".xls", ".xlsm", ".ods", ".numbers":
+		return true
+	}
+	return false
+}
+
+// source is one file to load, and whether a directory named it.
+type source struct {
+	path  string
+	inDir bool
+}
+
 // expand turns the -f arguments into a list of files.
-func expand(paths []string) ([]string, error) {
+func expand(paths []string) ([]source, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no manifest given: use -f FILE or -f DIR")
 	}
-	var files []string
+	var files []source
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
 			return nil, err
 		}
 		if !info.IsDir() {
-			if !isManifest(p) {
-				return nil, fmt.Errorf("%s: not a manifest: the name must end in .csv, .yaml or .yml", p)
+			switch {
+			case workbook(p):
+				return nil, fmt.Errorf("%s: %v", p, errWorkbook)
+			case !isManifest(p):
+				return nil, fmt.Errorf("%s: not a manifest: the name must end in .csv, .tsv, .yaml or .yml", p)
 			}
-			files = append(files, p)
+			files = append(files, source{path: p})
 			continue
 		}
 		entries, err := os.ReadDir(p)
@@ -197,19 +270,19 @@ func expand(paths []string) ([]string, error) {
 		n := len(files)
 		for _, e := range entries {
 			if !e.IsDir() && isManifest(e.Name()) {
-				files = append(files, filepath.Join(p, e.Name()))
+				files = append(files, source{path: filepath.Join(p, e.Name()), inDir: true})
 			}
 		}
 		if len(files) == n {
-			return nil, fmt.Errorf("%s: no .csv, .yaml or .yml file in this directory", p)
+			return nil, fmt.Errorf("%s: no .csv, .tsv, .yaml or .yml file in this directory", p)
 		}
 	}
 	// The same file named twice (or by its directory and by name) is read
 	// once, rather than reported as duplicating every id of its own.
 	seen := map[string]bool{}
-	return slices.DeleteFunc(files, func(f string) bool {
-		dup := seen[filepath.Clean(f)]
-		seen[filepath.Clean(f)] = true
+	return slices.DeleteFunc(files, func(f source) bool {
+		dup := seen[filepath.Clean(f.path)]
+		seen[filepath.Clean(f.path)] = true
 		return dup
 	}), nil
 }

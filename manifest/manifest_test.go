@@ -79,8 +79,13 @@ func TestLoad_Good(t *testing.T) {
 		{"MinimalCSV", "m.csv", "user_group_id,name\na,Alpha\n", []group{{ID: "a", Name: "Alpha", Line: 2}}},
 		{"BOMAndCRLF", "m.csv", "\ufeffid,name\r\na,Alpha\r\nb,Beta\r\n",
 			[]group{{ID: "a", Name: "Alpha", Line: 2}, {ID: "b", Name: "Beta", Line: 3}}},
-		{"QuotedCellsWithCommasQuotesNewlines", "m.csv", "id,name\na,\"Acme, \"\"Inc\"\"\nWest\"\nb,Beta\n",
-			[]group{{ID: "a", Name: "Acme, \"Inc\"\nWest", Line: 2}, {ID: "b", Name: "Beta", Line: 4}}},
+		{"QuotedCellsWithCommasQuotesNewlines", "m.csv", "id,name,properties.address\na,\"Acme, \"\"Inc\"\"\",\"1 Main St\nWest\"\nb,Beta,\n",
+			[]group{{ID: "a", Name: "Acme, \"Inc\"", Props: pairs("address", `"1 Main St\nWest"`), Managed: propF, Line: 2}, {ID: "b", Name: "Beta", Props: pairs(), Managed: propF, Line: 4}}},
+		{"TSV", "m.tsv", "id\tname\na\tAcme, Inc; West\n", []group{{ID: "a", Name: "Acme, Inc; West", Line: 2}}},
+		{"YAMLNumbersKeepTheirLiteral", "m.yaml", "- {id: a, name: A, properties: {zip: 02134, big: 12345678901234567890, e: 1e3, neg: -0.5, hex: 0x1F}}\n",
+			[]group{{ID: "a", Name: "A", Props: pairs("zip", `"02134"`, "big", "12345678901234567890", "e", "1e3", "neg", "-0.5", "hex", "31"), Managed: propF, Line: 1}}},
+		{"YAMLAliases", "m.yaml", "- {id: a, name: A, properties: {tags: &t [x, y]}}\n- &b {id: b, name: B, properties: {tags: *t}}\n",
+			[]group{{ID: "a", Name: "A", Props: pairs("tags", `["x","y"]`), Managed: propF, Line: 1}, {ID: "b", Name: "B", Props: pairs("tags", `["x","y"]`), Managed: propF, Line: 2}}},
 		{"SemicolonDelimiter", "m.csv", "id;name;mapping.40\na;Alpha, Inc;213\n",
 			[]group{{ID: "a", Name: "Alpha, Inc", Mapping: pairs("40", "213"), Managed: mapF, Line: 2}}},
 		{"TabDelimiter", "m.csv", "id\tname\tis_demo_group\na\tAlpha\tYes\n",
@@ -165,6 +170,37 @@ func TestLoad_Bad(t *testing.T) {
 			`2: mapping: the value of "40" must be a string or a number, not a boolean`}},
 		{"BadBoolean", "m.csv", "id,name,is_demo_group\na,A,maybe\n", []string{
 			`2: is_demo_group: "maybe" is not a boolean (want true/false, yes/no, y/n or 1/0)`}},
+		{"ScientificID", "m.csv", "id,name\n1.23457E+11,A\n1.0E+5,B\n", []string{
+			`2: user_group_id: "1.23457E+11" is a number in scientific notation, as Excel writes long numbers after rounding them: format the column as text in the spreadsheet and export again`,
+			`3: user_group_id: "1.0E+5" is a number in scientific notation, as Excel writes long numbers after rounding them: format the column as text in the spreadsheet and export again`}},
+		{"ScientificMapping", "m.csv", "id,name,mapping.40,mapping\na,A,\"2,13E+2\",\"{\"\"50\"\": \"\"1E+3\"\"}\"\n", []string{
+			`2: mapping.40: "2,13E+2" is a number in scientific notation, as Excel writes long numbers after rounding them: format the column as text in the spreadsheet and export again`,
+			`2: mapping: the value of "50": "1E+3" is a number in scientific notation, as Excel writes long numbers after rounding them: format the column as text in the spreadsheet and export again`}},
+		{"ControlCharacters", "m.csv", "id,name\n\"a\x1b[31m\",A\nb,\"B\x00\"\nc,\"C\u202egnp\"\n", []string{
+			`2: user_group_id: "a\x1b[31m" holds the control character U+001B`,
+			`3: name: "B\x00" holds the control character U+0000`,
+			`4: name: "C\u202egnp" holds the control character U+202E`}},
+		{"UnicodeNormalisedDuplicate", "m.csv", "id,name\ncaf\u00e9,A\ncafe\u0301,B\n", []string{
+			`3: user_group_id: duplicate id "cafe\u0301" (first at FILE:2 as "caf\u00e9": the two are the same once Unicode-normalised)`}},
+		{"UTF16", "m.csv", "\xff\xfei\x00d\x00,\x00n\x00a\x00m\x00e\x00\n\x00", []string{
+			`1: the file is UTF-16, as Excel saves "Unicode Text": save it as "CSV UTF-8 (Comma delimited)" instead`}},
+		{"CROnly", "m.csv", "id,name\ra,A\rb,B\r", []string{
+			`1: the lines end with CR only, as old Mac spreadsheets save them: save the file as "CSV UTF-8", or with Windows or Unix line ends`}},
+		{"WorkbookRenamed", "m.csv", "PK\x03\x04\x14\x00\x06\x00", []string{
+			`1: this is an Excel workbook, not a CSV file: in Excel, use File > Save As > "CSV UTF-8 (Comma delimited)"`}},
+		{"GroupsyncReport", "m.csv", "user_group_id,name,action,status,new_user_group,token,api_environment_tag,attempts,http_status,error\na,A,noop,ok,,t,,,,\n", []string{
+			"1: this is a groupsync report (it has action, status and token columns), not a manifest"}},
+		{"CustomerColumnWithoutCustomerAPI", "m.csv", "id,name,emails\na,A,x@example.com\n", []string{
+			"1: emails: column emails is a field of the Customer API; the End User Group API has none: use --api customer"}},
+		{"YAMLCustomerKeyWithoutCustomerAPI", "m.yaml", "- {id: a, name: A, group_tags: [x]}\n", []string{
+			"1: group_tags: group_tags is a field of the Customer API; the End User Group API has none: use --api customer"}},
+		{"YAMLAliasBomb", "m.yaml", billionLaughs, []string{
+			"8: properties.l4: aliases expand to more than 100000 values: refused"}},
+		{"YAMLAliasCycle", "m.yaml", "- {id: a, name: A, properties: {x: &a [1, *a]}}\n", []string{
+			"1: properties.x: alias *a is used inside its own anchor, a cycle"}},
+		{"YAMLScientificID", "m.yaml", "- {id: 1.5E+10, name: A, mapping: {\"40\": 2E3}}\n", []string{
+			`1: mapping.40: "2E3" is a number in scientific notation, as Excel writes long numbers after rounding them: format the column as text in the spreadsheet and export again`,
+			`1: user_group_id: "1.5E+10" is a number in scientific notation, as Excel writes long numbers after rounding them: format the column as text in the spreadsheet and export again`}},
 		{"UnknownColumn", "m.csv", "id,name,mapings\na,A,x\n", []string{
 			`1: unknown column "mapings" (columns are user_group_id, name, is_demo_group, mapping, properties, mapping.<schema id>, properties.<key>)`}},
 		{"KeyBothWays", "m.csv", "id,name,mapping,mapping.40\na,A,\"{\"\"40\"\": \"\"1\"\"}\",2\n", []string{
@@ -257,6 +293,85 @@ func TestLoad_ForcedDelimiter(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `unknown column "name,with,commas"`) {
 		t.Errorf("error = %v", err)
+	}
+}
+
+// billionLaughs is 400-odd bytes that expand to 10⁹ values.
+const billionLaughs = `- id: a
+  name: A
+  properties:
+    l0: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]
+    l1: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+    l2: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+    l3: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+    l4: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+    l5: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
+    l6: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
+    lol: [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]
+`
+
+func TestLoad_ForcedDelimiterThatDoesNotSplit(t *testing.T) {
+	_, paths := write(t, map[string]string{"m.csv": "id,name\na,A\n"})
+	_, err := Load(paths, Options{Delimiter: ';'})
+	want := paths[0] + ":1: --delimiter ';' does not split the header, but ',' does: drop --delimiter to detect it, or give ','"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Load() = %v, want %s", err, want)
+	}
+}
+
+func TestLoad_WorkbookAndReportInDirectory(t *testing.T) {
+	dir, _ := write(t, map[string]string{
+		"customers.csv":        "id,name\na,A\n",
+		"groupsync-report.csv": "user_group_id,name,action,status,new_user_group,token,api_environment_tag,attempts,http_status,error\na,A,noop,ok,,t,,,,\n",
+		"export.xlsx":          "PK\x03\x04",
+	})
+	m, err := Load([]string{dir}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Groups) != 1 || len(m.Files) != 1 || len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "a groupsync report, not a manifest: skipped") {
+		t.Errorf("groups %d, files %v, warnings %v", len(m.Groups), m.Files, m.Warnings)
+	}
+	_, err = Load([]string{filepath.Join(dir, "export.xlsx")}, Options{})
+	if err == nil || !strings.Contains(err.Error(), `export.xlsx: this is an Excel workbook, not a CSV file: in Excel, use File > Save As > "CSV UTF-8 (Comma delimited)"`) {
+		t.Errorf("Load(xlsx) = %v", err)
+	}
+}
+
+func TestLoad_CustomerFields(t *testing.T) {
+	_, paths := write(t, map[string]string{"m.csv": "id,name,emails,group_tags,hierarchy_level_name,parent_provided_id\n" +
+		"org,Org,\"[\"\"b@x.com\"\", \"\"a@x.com\"\"]\",\"gold, eu\",Organization,\n" +
+		"team,Team,,,Team,org\n",
+		"m.yaml": "defaults: {group_tags: [std]}\ngroups:\n  - {id: sub, name: Sub, emails: [c@x.com], hierarchy_level_name: Team, parent_provided_id: team}\n"})
+	m, err := Load(paths, Options{Customer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]reconcile.Group{}
+	for _, g := range m.Groups {
+		byID[g.ID] = g
+	}
+	all := reconcile.FieldEmails | reconcile.FieldTags | reconcile.FieldLevel | reconcile.FieldParent
+	want := map[string]reconcile.Customer{
+		"org":  {Emails: []string{"a@x.com", "b@x.com"}, Tags: []string{"eu", "gold"}, Level: "Organization"},
+		"team": {Emails: []string{}, Tags: []string{}, Level: "Team", Parent: "org"},
+		"sub":  {Emails: []string{"c@x.com"}, Tags: []string{"std"}, Level: "Team", Parent: "team"},
+	}
+	for id, w := range want {
+		g := byID[id]
+		if !reflect.DeepEqual(g.Cust(), w) || !g.Managed.Has(all) {
+			t.Errorf("%s: %+v managed %s, want %+v", id, g.Cust(), g.Managed, w)
+		}
+	}
+}
+
+func TestLoad_ParentCycle(t *testing.T) {
+	_, paths := write(t, map[string]string{"m.yaml": "- {id: a, name: A, parent_provided_id: b}\n- {id: b, name: B, parent_provided_id: a}\n- {id: c, name: C, parent_provided_id: c}\n"})
+	_, err := Load(paths, Options{Customer: true})
+	for _, want := range []string{":1: parent_provided_id: the parents form a cycle: a → b → a", ":3: parent_provided_id: the parents form a cycle: c → c"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load() = %v, want %s", err, want)
+		}
 	}
 }
 

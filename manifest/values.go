@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"groupsync/internal/canonjson"
 	"groupsync/internal/flatjson"
+	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 )
 
@@ -22,14 +24,50 @@ func parseBool(s string) (bool, error) {
 	return false, fmt.Errorf("%q is not a boolean (want true/false, yes/no, y/n or 1/0)", s)
 }
 
-// checkID refuses ids a spreadsheet may have mangled: the id is the group's
-// identity on the service, so "acme " and "acme" would be two customers.
+// scientific matches a number as Excel writes it in scientific notation,
+// in English and European locales: 1.23457E+11, 1,0E+5, 2E3.
+var scientific = regexp.MustCompile(`^[+-]?[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+$`)
+
+const textHint = "format the column as text in the spreadsheet and export again"
+
+// checkScientific refuses a value a spreadsheet turned into scientific
+// notation: the digits it rounded away cannot be recovered.
+func checkScientific(s string) error {
+	if scientific.MatchString(s) {
+		return fmt.Errorf("%q is a number in scientific notation, as Excel writes long numbers after rounding them: %s", s, textHint)
+	}
+	return nil
+}
+
+// checkID refuses ids a spreadsheet may have mangled or that would not
+// print as themselves: the id is the group's identity on the service, so
+// "acme " and "acme" would be two customers.
 func checkID(id string) error {
 	switch {
 	case id == "":
 		return errors.New("missing: every group needs an id")
 	case strings.TrimSpace(id) != id:
 		return fmt.Errorf("%q has leading or trailing spaces", id)
+	}
+	if err := checkText(id); err != nil {
+		return err
+	}
+	return checkScientific(id)
+}
+
+// checkName refuses a missing name, and control characters.
+func checkName(name string) error {
+	if name == "" {
+		return errors.New("missing: every group needs a name")
+	}
+	return checkText(name)
+}
+
+// checkText refuses control characters (NUL, escape sequences, line
+// breaks, direction overrides), which would forge output on a terminal.
+func checkText(s string) error {
+	if r, bad := textsafe.Control(s); bad {
+		return fmt.Errorf("%q holds the control character U+%04X", s, r)
 	}
 	return nil
 }
@@ -104,15 +142,30 @@ func jsonKind(v any) string {
 // mappingValue converts one mapping value: a string or a number (a data
 // source id), numbers being kept as written.
 func mappingValue(k, raw string) (string, error) {
+	var v string
 	switch {
 	case raw != "" && raw[0] == '"':
-		return flatjson.String(raw)
+		s, err := flatjson.String(raw)
+		if err != nil {
+			return "", err
+		}
+		v = s
 	case raw != "" && (raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')):
-		return raw, nil
+		v = raw
+	default:
+		var x any
+		_ = json.Unmarshal([]byte(raw), &x)
+		return "", fmt.Errorf("the value of %q must be a string or a number, not %s", k, jsonKind(x))
 	}
-	var x any
-	_ = json.Unmarshal([]byte(raw), &x)
-	return "", fmt.Errorf("the value of %q must be a string or a number, not %s", k, jsonKind(x))
+	return v, mappingText(k, v)
+}
+
+// mappingText checks a data source id.
+func mappingText(k, v string) error {
+	if err := checkScientific(v); err != nil {
+		return fmt.Errorf("the value of %q: %w", k, err)
+	}
+	return nil
 }
 
 // propertyValue converts one property value to canonical JSON.
@@ -122,4 +175,67 @@ func propertyValue(k, raw string) (string, error) {
 		return "", fmt.Errorf("the value of %q: %v", k, err)
 	}
 	return v, nil
+}
+
+// listCell reads emails or group tags from a cell: a JSON array of
+// strings, or values separated by commas. An empty cell is no value.
+func listCell(cell string) ([]string, error) {
+	cell = strings.TrimSpace(cell)
+	if cell == "" {
+		return []string{}, nil
+	}
+	var out []string
+	if strings.HasPrefix(cell, "[") {
+		if err := json.Unmarshal([]byte(cell), &out); err != nil {
+			return nil, fmt.Errorf("must be a JSON list of strings, or values separated by commas: %v", err)
+		}
+	} else {
+		for _, v := range strings.Split(cell, ",") {
+			out = append(out, strings.TrimSpace(v))
+		}
+	}
+	for _, v := range out {
+		if v == "" {
+			return nil, errors.New("holds an empty value")
+		}
+		if err := checkText(v); err != nil {
+			return nil, err
+		}
+	}
+	return reconcile.SortSet(out), nil
+}
+
+// customerField names a field of the Customer API, and sets it on g.
+type customerField struct {
+	name  string
+	field reconcile.Fields
+}
+
+var customerFields = map[string]customerField{
+	"emails":               {"emails", reconcile.FieldEmails},
+	"group_tags":           {"group_tags", reconcile.FieldTags},
+	"hierarchy_level_name": {"hierarchy_level_name", reconcile.FieldLevel},
+	"parent_provided_id":   {"parent_provided_id", reconcile.FieldParent},
+}
+
+func customerOnly(name string) error {
+	return fmt.Errorf("%s is a field of the Customer API; the End User Group API has none: use --api customer", name)
+}
+
+// setCustomer sets one Customer API field of g.
+func setCustomer(g *reconcile.Group, f reconcile.Fields, list []string, text string) {
+	if g.Customer == nil {
+		g.Customer = &reconcile.Customer{}
+	}
+	switch f {
+	case reconcile.FieldEmails:
+		g.Customer.Emails = list
+	case reconcile.FieldTags:
+		g.Customer.Tags = list
+	case reconcile.FieldLevel:
+		g.Customer.Level = text
+	case reconcile.FieldParent:
+		g.Customer.Parent = text
+	}
+	g.Managed |= f
 }

@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,10 +22,13 @@ import (
 // list of groups, or a bare list of groups. Errors carry the line of the
 // node at fault but no file name; [Load] adds it. As with [ParseCSV], when
 // there are errors the groups are for finding duplicates only.
-func ParseYAML(r io.Reader) ([]reconcile.Group, Errors) {
+func ParseYAML(r io.Reader, opts Options) ([]reconcile.Group, Errors) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, Errors{{Err: err}}
+	}
+	if bytes.HasPrefix(data, []byte("\xff\xfe")) || bytes.HasPrefix(data, []byte("\xfe\xff")) || bytes.IndexByte(data, 0) >= 0 {
+		return nil, Errors{{Line: 1, Err: errors.New("the file is UTF-16 or binary: save it as UTF-8")}}
 	}
 	if !utf8.Valid(data) {
 		return nil, Errors{{Line: invalidUTF8Line(data), Err: errors.New("not valid UTF-8 (save the file as UTF-8)")}}
@@ -35,8 +40,11 @@ func ParseYAML(r io.Reader) ([]reconcile.Group, Errors) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil
 	}
-	y := &yamlParser{}
-	root := doc.Content[0]
+	y := &yamlParser{opts: opts, budget: aliasBudget}
+	root, perr := y.resolve(doc.Content[0])
+	if perr != nil {
+		return nil, Errors{perr}
+	}
 	switch root.Kind {
 	case yaml.SequenceNode:
 		return y.groups(root, nil)
@@ -76,8 +84,23 @@ func invalidUTF8Line(data []byte) int {
 	return line
 }
 
+var errAliasBudget = fmt.Errorf("aliases expand to more than %d values: refused", aliasBudget)
+
+// aliasBudget bounds the nodes that aliases may expand to in one file. A
+// few hundred bytes of nested aliases ("billion laughs") otherwise expand
+// to gigabytes.
+const aliasBudget = 100_000
+
 type yamlParser struct {
+	opts Options
 	errs Errors
+	// budget is what aliases may still expand to.
+	budget int
+	// expanding holds the anchors being expanded, to catch an alias
+	// inside its own anchor; aliased counts the aliases being expanded.
+	expanding  []*yaml.Node
+	aliased    int
+	overBudget bool
 }
 
 func (y *yamlParser) errorf(n *yaml.Node, field, format string, args ...any) *ParseError {
@@ -86,6 +109,22 @@ func (y *yamlParser) errorf(n *yaml.Node, field, format string, args ...any) *Pa
 
 func (y *yamlParser) fail(n *yaml.Node, field, format string, args ...any) {
 	y.errs = append(y.errs, y.errorf(n, field, format, args...))
+}
+
+// resolve follows an alias to the node it names.
+func (y *yamlParser) resolve(n *yaml.Node) (*yaml.Node, *ParseError) {
+	for i := 0; n.Kind == yaml.AliasNode; i++ {
+		if n.Alias == nil || i > 100 {
+			return nil, y.errorf(n, "", "alias *%s names nothing", n.Value)
+		}
+		for _, e := range y.expanding {
+			if e == n.Alias {
+				return nil, y.errorf(n, "", "alias *%s is used inside its own anchor, a cycle", n.Value)
+			}
+		}
+		n = n.Alias
+	}
+	return n, nil
 }
 
 // document handles the {defaults, groups} form.
@@ -110,6 +149,10 @@ func (y *yamlParser) document(root *yaml.Node) ([]reconcile.Group, Errors) {
 }
 
 func (y *yamlParser) groups(seq *yaml.Node, defaults *reconcile.Group) ([]reconcile.Group, Errors) {
+	seq, perr := y.resolve(seq)
+	if perr != nil {
+		return nil, append(y.errs, perr)
+	}
 	if seq.Kind != yaml.SequenceNode {
 		if seq.Tag != "!!null" {
 			y.fail(seq, "groups", "must be a list of groups")
@@ -134,7 +177,8 @@ func (y *yamlParser) groups(seq *yaml.Node, defaults *reconcile.Group) ([]reconc
 	return out, y.errs
 }
 
-// withDefaults merges d under g: g wins, maps merge key by key.
+// withDefaults merges d under g: g wins, maps merge key by key, and lists
+// and single values are replaced.
 func withDefaults(g, d *reconcile.Group) {
 	if d.Managed.Has(reconcile.FieldIsDemo) && !g.Managed.Has(reconcile.FieldIsDemo) {
 		g.IsDemo = d.IsDemo
@@ -145,7 +189,32 @@ func withDefaults(g, d *reconcile.Group) {
 	if d.Managed.Has(reconcile.FieldProperties) {
 		g.Properties = reconcile.SortPairs(append(append(reconcile.Pairs{}, d.Properties...), g.Properties...))
 	}
+	dc := d.Cust()
+	for _, f := range []reconcile.Fields{reconcile.FieldEmails, reconcile.FieldTags, reconcile.FieldLevel, reconcile.FieldParent} {
+		if d.Managed.Has(f) && !g.Managed.Has(f) {
+			setCustomer(g, f, nil, "")
+			c := g.Customer
+			switch f {
+			case reconcile.FieldEmails:
+				c.Emails = dc.Emails
+			case reconcile.FieldTags:
+				c.Tags = dc.Tags
+			case reconcile.FieldLevel:
+				c.Level = dc.Level
+			case reconcile.FieldParent:
+				c.Parent = dc.Parent
+			}
+		}
+	}
 	g.Managed |= d.Managed
+}
+
+func (y *yamlParser) knownKeys() string {
+	keys := "user_group_id, name, is_demo_group, mapping, properties"
+	if y.opts.Customer {
+		keys += ", emails, group_tags, hierarchy_level_name, parent_provided_id"
+	}
+	return keys
 }
 
 // group reads one group (or the defaults, which have no id or name).
@@ -154,6 +223,11 @@ func (y *yamlParser) group(n *yaml.Node, isDefaults bool) *reconcile.Group {
 	if isDefaults {
 		where = "defaults"
 	}
+	n, perr := y.resolve(n)
+	if perr != nil {
+		y.errs = append(y.errs, perr)
+		return nil
+	}
 	if n.Kind != yaml.MappingNode {
 		y.fail(n, "", "each %s must be a mapping of keys like user_group_id and name", where)
 		return nil
@@ -161,6 +235,7 @@ func (y *yamlParser) group(n *yaml.Node, isDefaults bool) *reconcile.Group {
 	g := &reconcile.Group{Source: reconcile.Source{Line: n.Line}}
 	var idNode, nameNode *yaml.Node
 	y.eachKey(n, where, func(key string, k, v *yaml.Node) {
+		cf, isCustomer := customerFields[key]
 		switch {
 		case idAliases[key] && !isDefaults:
 			idNode = v
@@ -175,24 +250,24 @@ func (y *yamlParser) group(n *yaml.Node, isDefaults bool) *reconcile.Group {
 		case key == "properties":
 			g.Managed |= reconcile.FieldProperties
 			g.Properties = y.properties(v)
+		case isCustomer && !y.opts.Customer:
+			y.fail(k, key, "%v", customerOnly(key))
+		case isCustomer:
+			y.customer(g, cf, v)
 		default:
-			y.fail(k, "", "unknown key %q in %s (keys are user_group_id, name, is_demo_group, mapping, properties)", key, where)
+			y.fail(k, "", "unknown key %q in %s (keys are %s)", key, where, y.knownKeys())
 		}
 	})
 	if !isDefaults {
 		g.ID = y.scalar(n, idNode, "user_group_id", checkID)
-		g.Name = y.scalar(n, nameNode, "name", func(s string) error {
-			if s == "" {
-				return errors.New("missing: every group needs a name")
-			}
-			return nil
-		})
+		g.Name = y.scalar(n, nameNode, "name", checkName)
 	}
 	return g
 }
 
-// eachKey calls f for each key of a mapping, refusing duplicates (yaml.v3
-// keeps the last one silently when decoding into nodes).
+// eachKey calls f for each key of a mapping, refusing duplicates (yaml
+// keeps the last one silently when decoding into nodes). Values are given
+// with their aliases resolved.
 func (y *yamlParser) eachKey(n *yaml.Node, where string, f func(key string, k, v *yaml.Node)) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -210,9 +285,16 @@ func (y *yamlParser) eachKey(n *yaml.Node, where string, f func(key string, k, v
 			continue
 		}
 		seen[name] = true
-		f(k.Value, k, v)
+		rv, perr := y.resolve(v)
+		if perr != nil {
+			y.errs = append(y.errs, perr)
+			continue
+		}
+		f(k.Value, k, rv)
 	}
 }
+
+func isNumber(n *yaml.Node) bool { return n.Tag == "!!int" || n.Tag == "!!float" }
 
 // scalar reads a required string field of a group; numbers are accepted
 // as written, since ids are often numeric.
@@ -221,7 +303,7 @@ func (y *yamlParser) scalar(group, n *yaml.Node, field string, check func(string
 		y.fail(group, field, "missing: every group needs %s", field)
 		return ""
 	}
-	if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!int" && n.Tag != "!!float") {
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && !isNumber(n)) {
 		y.fail(n, field, "must be a string")
 		return ""
 	}
@@ -258,8 +340,12 @@ func (y *yamlParser) mapping(v *yaml.Node) reconcile.Pairs {
 		return out
 	}
 	y.eachKey(v, "mapping", func(key string, k, val *yaml.Node) {
-		if val.Kind != yaml.ScalarNode || (val.Tag != "!!str" && val.Tag != "!!int" && val.Tag != "!!float") {
+		if val.Kind != yaml.ScalarNode || (val.Tag != "!!str" && !isNumber(val)) {
 			y.fail(val, "mapping."+key, "must be a string or a number (a data source id)")
+			return
+		}
+		if err := checkScientific(val.Value); err != nil {
+			y.fail(val, "mapping."+key, "%v", err)
 			return
 		}
 		out = append(out, reconcile.Pair{Key: key, Value: val.Value})
@@ -278,7 +364,13 @@ func (y *yamlParser) properties(v *yaml.Node) reconcile.Pairs {
 		return out
 	}
 	y.eachKey(v, "properties", func(key string, k, val *yaml.Node) {
-		x, err := yamlValue(val)
+		x, err := y.value(val)
+		if errors.Is(err, errAliasBudget) {
+			if y.overBudget {
+				return // said once, at the first value over the budget
+			}
+			y.overBudget = true
+		}
 		if err != nil {
 			y.fail(val, "properties."+key, "%v", err)
 			return
@@ -293,17 +385,81 @@ func (y *yamlParser) properties(v *yaml.Node) reconcile.Pairs {
 	return reconcile.SortPairs(out)
 }
 
-// yamlValue converts a node to a JSON-ready value, keeping YAML's types for
+// customer reads one Customer API field: a list of strings for emails and
+// group tags, a string (or a number, as written) for the others.
+func (y *yamlParser) customer(g *reconcile.Group, cf customerField, v *yaml.Node) {
+	switch cf.field {
+	case reconcile.FieldEmails, reconcile.FieldTags:
+		var list []string
+		if v.Tag != "!!null" && v.Kind != yaml.SequenceNode {
+			y.fail(v, cf.name, "must be a list of strings")
+			return
+		}
+		for _, item := range v.Content {
+			item, perr := y.resolve(item)
+			if perr != nil {
+				y.errs = append(y.errs, perr)
+				return
+			}
+			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" || item.Value == "" {
+				y.fail(item, cf.name, "must be a list of strings")
+				return
+			}
+			if err := checkText(item.Value); err != nil {
+				y.fail(item, cf.name, "%v", err)
+				return
+			}
+			list = append(list, item.Value)
+		}
+		setCustomer(g, cf.field, reconcile.SortSet(append([]string{}, list...)), "")
+	default:
+		var text string
+		if v.Tag != "!!null" {
+			if v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && !isNumber(v)) {
+				y.fail(v, cf.name, "must be a string")
+				return
+			}
+			if err := checkText(v.Value); err != nil {
+				y.fail(v, cf.name, "%v", err)
+				return
+			}
+			text = v.Value
+		}
+		setCustomer(g, cf.field, nil, text)
+	}
+}
+
+// value converts a node to a JSON-ready value, keeping YAML's types for
 // what JSON has (strings, numbers, booleans, null, lists, maps) and the
-// text as written for the rest: a date stays "2026-01-15", not a timestamp.
-func yamlValue(n *yaml.Node) (any, error) {
+// text as written for the rest: a date stays "2026-01-15", not a
+// timestamp. Aliases are expanded within the file's budget, and an alias
+// inside its own anchor is refused.
+func (y *yamlParser) value(n *yaml.Node) (any, error) {
+	if y.aliased > 0 {
+		if y.budget <= 0 {
+			return nil, errAliasBudget
+		}
+		y.budget--
+	}
+	if n.Kind == yaml.AliasNode {
+		target, perr := y.resolve(n)
+		if perr != nil {
+			return nil, perr.Err
+		}
+		y.expanding = append(y.expanding, target)
+		y.aliased++
+		defer func() { y.expanding, y.aliased = y.expanding[:len(y.expanding)-1], y.aliased-1 }()
+		return y.value(target)
+	}
+	if n.Anchor != "" {
+		y.expanding = append(y.expanding, n)
+		defer func() { y.expanding = y.expanding[:len(y.expanding)-1] }()
+	}
 	switch n.Kind {
-	case yaml.AliasNode:
-		return yamlValue(n.Alias)
 	case yaml.SequenceNode:
 		out := make([]any, len(n.Content))
 		for i, c := range n.Content {
-			v, err := yamlValue(c)
+			v, err := y.value(c)
 			if err != nil {
 				return nil, err
 			}
@@ -316,7 +472,7 @@ func yamlValue(n *yaml.Node) (any, error) {
 			if n.Content[i].Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: keys must be plain names", n.Content[i].Line)
 			}
-			v, err := yamlValue(n.Content[i+1])
+			v, err := y.value(n.Content[i+1])
 			if err != nil {
 				return nil, err
 			}
@@ -327,6 +483,16 @@ func yamlValue(n *yaml.Node) (any, error) {
 	return yamlScalar(n)
 }
 
+// jsonNumber matches a number as JSON writes it.
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
+
+// leadingZero matches a decimal with leading zeros, which YAML 1.1 reads
+// as octal and people write as ZIP codes and account numbers.
+var leadingZero = regexp.MustCompile(`^[-+]?0[0-9]+$`)
+
+// yamlScalar keeps numbers as written: 02134 is the string "02134" (a ZIP
+// code, not octal 1116), 12345678901234567890 keeps every digit, and 1e3
+// stays 1e3, as the same value in a CSV cell does.
 func yamlScalar(n *yaml.Node) (any, error) {
 	switch n.Tag {
 	case "!!null":
@@ -336,6 +502,12 @@ func yamlScalar(n *yaml.Node) (any, error) {
 		err := n.Decode(&b)
 		return b, err
 	case "!!int", "!!float":
+		switch {
+		case jsonNumber.MatchString(n.Value):
+			return json.Number(n.Value), nil
+		case leadingZero.MatchString(n.Value):
+			return n.Value, nil
+		}
 		var f float64
 		if err := n.Decode(&f); err != nil {
 			return nil, err

@@ -12,15 +12,56 @@ type API interface {
 	// CreateGroup gets or creates g. When the group exists the service
 	// changes nothing and returns it with New false.
 	CreateGroup(ctx context.Context, g *Group) (Remote, error)
-	// UpdateGroup sends every managed field of g to an existing group.
+	// UpdateGroup sends every managed field of g to an existing group. It
+	// returns an error wrapping ErrNotFound when the group does not exist.
 	UpdateGroup(ctx context.Context, g *Group) (Remote, error)
+}
+
+// Deleter is an [API] that can delete a group, and with it every group
+// below it in the hierarchy.
+type Deleter interface {
+	DeleteGroup(ctx context.Context, id, token string) (Remote, error)
+}
+
+// Rotator is an [API] that can give a group a new token.
+type Rotator interface {
+	RotateToken(ctx context.Context, id, token string) (Remote, error)
+}
+
+// Lister is an [API] that can read what the service holds, a page at a
+// time.
+type Lister interface {
+	ListGroups(ctx context.Context, q ListQuery) (ListPage, error)
+}
+
+// ListQuery asks for one page of groups, from 1; Parent restricts it to
+// the children of that group.
+type ListQuery struct {
+	Page   int
+	Parent string
+}
+
+// ListPage is one page of a list. A group's Managed names the fields the
+// service reports; its Token is set.
+type ListPage struct {
+	Groups []Applied
+	// More is set when another page follows.
+	More bool
+	Code int
 }
 
 // Remote is what the service answered about a group.
 type Remote struct {
+	// ID is the id the answer is about; Apply refuses an answer about
+	// another group than the one asked. Empty when the answer names none
+	// (a delete).
+	ID     string
 	New    bool
 	Token  string
 	EnvTag string
+	// Code is the service's status code of the answer, for the report.
+	// reconcile passes it on without reading it.
+	Code int
 }
 
 // Errors an [API] wraps (by errors.Is) so that apply can decide what to do
@@ -30,28 +71,41 @@ var (
 	// connection. Repeating any call is safe because create is
 	// get-or-create and update sets absolute values.
 	ErrRetryable = errors.New("retryable")
-	// ErrRateLimited marks a 429. It is retryable, and also slows the
-	// shared limiter down.
+	// ErrRateLimited marks a 429: the service's window is full. It is
+	// retried once the shared limiter allows, without backoff and without
+	// counting as an attempt.
 	ErrRateLimited = errors.New("rate limited")
 	// ErrUnauthorized marks a 401 or 403: the API token is wrong for every
 	// group, so the run stops.
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrNotFound marks an update of a group that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrUnreachable marks a failure to connect at all: a refused
+	// connection, an unknown host, a TLS failure.
+	ErrUnreachable = errors.New("unreachable")
+	// ErrNotAPI marks an answer that is not the API's: a 404 or 405 page, a
+	// body that is not JSON.
+	ErrNotAPI = errors.New("not the API")
+	// ErrRedirect marks a redirect, which is never followed: it would take
+	// the API token to another host.
+	ErrRedirect = errors.New("redirect")
 )
 
-// RetryAfterer is implemented by errors that carry the server's Retry-After.
+// RetryAfterer is implemented by errors that carry the service's
+// Retry-After.
 type RetryAfterer interface {
 	RetryAfter() (time.Duration, bool)
 }
 
-// HTTPStatuser is implemented by errors that carry an HTTP status.
-type HTTPStatuser interface {
-	HTTPStatus() int
+// Coder is implemented by errors that carry the status code of an answer.
+type Coder interface {
+	Code() int
 }
 
-func httpStatus(err error) int {
-	var s HTTPStatuser
-	if errors.As(err, &s) {
-		return s.HTTPStatus()
+func codeOf(err error) int {
+	var c Coder
+	if errors.As(err, &c) {
+		return c.Code()
 	}
 	return 0
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -20,18 +20,24 @@ const (
 	StatusPlanned Status = "planned"
 )
 
-// Result is the outcome of one change.
+// Result is the outcome for one group: what was done, how it ended, and
+// the group's token under the token rule (the last answer's, else the
+// state's).
 type Result struct {
-	ID       string
-	Action   Action
-	Status   Status
-	New      bool
-	Token    string
-	EnvTag   string
+	ID     string
+	Name   string
+	Action Action
+	Status Status
+	// New is the create answer's new_user_group; nil when no create
+	// answered.
+	New    *bool
+	Token  string
+	EnvTag string
+	// Attempts counts the calls made for the group.
 	Attempts int
-	// HTTPStatus is the status of the last answer; 0 when none came.
-	HTTPStatus int
-	Err        error
+	// Code is the service's status code of the last answer; 0 when none.
+	Code int
+	Err  error
 }
 
 // Applier drives an [API] through a plan. Its fields are set once before
@@ -43,122 +49,190 @@ type Applier struct {
 	// do not hold a slot, so a few failing calls do not idle the run.
 	Concurrency int
 	Retry       RetryPolicy
-	// Grace is how long calls in flight may finish after ctx is done.
+	// Grace is how long calls in flight may finish after the run stops.
 	Grace time.Duration
+	// StallTimeout stops the run when no call succeeded for that long; 0
+	// never does.
+	StallTimeout time.Duration
 	// Record persists one group as soon as its answer arrives, so that a
-	// token is never held only in memory. It is called from one goroutine
-	// at a time. An error stops the run: what cannot be recorded must not
-	// be created.
+	// token is never held only in memory; Forget persists a deletion.
+	// Calls are serialised. An error stops the run: what cannot be
+	// recorded must not be created.
 	Record func(*Applied) error
-	// Done, when set, is told of each group as it finishes, with the count
-	// finished so far. Calls are serialised.
-	Done func(done int, r *Result)
-	Now  func() time.Time
+	Forget func(id string) error
+	// Done, when set, is told of each group as it finishes. Calls are
+	// serialised.
+	Done func(*Result)
+	// OnStop, when set, is told once when the run stops before its end
+	// (ctx done, or an abort whose cause it gets), with the calls still in
+	// flight.
+	OnStop func(cause error, inFlight int)
+	Clock  Clock
 }
 
-// run is one Apply in progress.
-type run struct {
-	*Applier
-	st     *State
-	budget *budget
-	stop   context.Context // done: start nothing new
-	abort  context.CancelCauseFunc
-	calls  context.Context // done: abandon calls in flight
-	slots  chan struct{}   // one per call in flight
-	mu     sync.Mutex      // guards st and Record
-	doneMu sync.Mutex      // serialises Done
-	done   int
+// Work returns the changes of p that Apply acts on, in plan order.
+func (p *Plan) Work() []*Change {
+	var w []*Change
+	for i := range p.Changes {
+		switch p.Changes[i].Action {
+		case ActionOrphan, ActionNoop:
+		default:
+			w = append(w, &p.Changes[i])
+		}
+	}
+	return w
 }
 
-// Apply makes the changes of p (creates and updates; orphans are only
-// reported) and records each success in st. It returns one result per
-// create or update, in plan order.
+// Apply makes the changes of p and records each in st as its answer
+// arrives. It returns one result per change of p.Work(), in that order.
+// Parents are created before their children and deleted after them;
+// independent groups go concurrently.
 //
 // When ctx is done, Apply starts nothing new, lets calls in flight finish
 // for Grace, and marks the groups it never started as skipped. It returns a
 // non-nil error only when the whole run had to stop: ErrUnauthorized,
-// ErrRetryBudget, or a failure to record state.
+// ErrRedirect, an [UnreachableError], ErrStalled, ErrRetryBudget, or a
+// failure to record state.
 func (a *Applier) Apply(ctx context.Context, p *Plan, st *State) ([]Result, error) {
-	stop, abort := context.WithCancelCause(ctx)
-	defer abort(nil)
-	calls, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelCalls()
-	// In-flight calls outlive a stop by Grace, so that an answer the
-	// service already acted on is not thrown away.
-	unhook := context.AfterFunc(stop, func() { time.AfterFunc(a.Grace, cancelCalls) })
-	defer unhook()
-
-	conc := max(a.Concurrency, 1)
-	r := &run{Applier: a, st: st, budget: newBudget(a.Retry), stop: stop, abort: abort, calls: calls, slots: make(chan struct{}, conc)}
-	work := Work(p)
+	r, finish := a.start(ctx, st)
+	defer finish()
+	for _, fixed := range p.Corrected {
+		if err := r.record(nil, fixed); err != nil {
+			return nil, err
+		}
+	}
+	work := p.Work()
 	results := make([]Result, len(work))
+	order, deps := schedule(work)
+	done := make([]chan struct{}, len(work))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
 	var g errgroup.Group
 	// More groups than slots are in progress, so that the slot of a group
 	// in backoff goes to another group's call.
-	g.SetLimit(groupsPerSlot * conc)
-	for i, c := range work {
+	g.SetLimit(groupsPerSlot * max(a.Concurrency, 1))
+	for _, i := range order {
 		g.Go(func() error {
-			results[i] = r.one(c)
+			defer close(done[i])
+			results[i] = r.after(work[i], deps[i], done, results)
 			if a.Done != nil {
 				r.doneMu.Lock()
-				r.done++
-				a.Done(r.done, &results[i])
+				a.Done(&results[i])
 				r.doneMu.Unlock()
 			}
 			return nil
 		})
 	}
 	g.Wait()
-	// A cause other than ctx's own is an abort from inside the run.
-	if cause := context.Cause(stop); cause != nil && cause != context.Cause(ctx) {
-		return results, cause
-	}
-	return results, nil
+	return results, r.cause(ctx)
 }
 
 // groupsPerSlot is how many groups may be in progress per call slot.
 const groupsPerSlot = 4
 
-// Work returns the changes of p that need calls, in plan order.
-func Work(p *Plan) []Change {
-	var w []Change
-	for _, c := range p.Changes {
-		if c.Action == ActionCreate || c.Action == ActionUpdate {
-			w = append(w, c)
+// schedule orders the work so that every change comes after those it
+// depends on: a group after its parent's create or update, a parent's
+// delete after its children's. deps lists, per change, the changes it
+// waits for.
+func schedule(work []*Change) (order []int, deps [][]int) {
+	byID := make(map[string]int, len(work))
+	for i, c := range work {
+		byID[c.ID] = i
+	}
+	deps = make([][]int, len(work))
+	for i, c := range work {
+		if c.Action == ActionDelete {
+			if p, ok := byID[c.Current.ParentID()]; ok && work[p].Action == ActionDelete {
+				deps[p] = append(deps[p], i)
+			}
+			continue
 		}
-	}
-	return w
-}
-
-func (r *run) one(c Change) Result {
-	res := Result{ID: c.ID, Action: c.Action, Status: StatusOK}
-	if r.stop.Err() != nil {
-		res.Status, res.Err = StatusSkipped, errStopped
-		return res
-	}
-	var remote Remote
-	var err error
-	if c.Action == ActionCreate {
-		remote, err = r.call(&res, r.API.CreateGroup, c.Desired)
-		if err == nil && !remote.New {
-			// The group existed and create changed nothing: keep its
-			// token now, then correct it.
-			res.Action = ActionAdopt
-			err = r.record(&Applied{Group: Group{ID: c.ID}, Token: remote.Token, EnvTag: remote.EnvTag, AppliedAt: r.now()})
-			if err == nil {
-				remote, err = r.update(&res, c.Desired, remote)
+		if c.Desired != nil {
+			if p, ok := byID[c.Desired.ParentID()]; ok && work[p].Action != ActionDelete {
+				deps[i] = append(deps[i], p)
 			}
 		}
-	} else {
-		remote, err = r.update(&res, c.Desired, Remote{})
 	}
-	if err == nil {
-		r.mu.Lock()
-		prev := r.st.Groups[c.ID]
-		r.mu.Unlock()
-		err = r.record(Merge(prev, c.Desired, remote, r.now()))
+	depth := make([]int, len(work))
+	for i := range work {
+		depthOf(i, deps, depth, 0)
 	}
-	res.New, res.Token, res.EnvTag = remote.New, remote.Token, remote.EnvTag
+	order = make([]int, len(work))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return depth[a] - depth[b] })
+	return order, deps
+}
+
+// depthOf is 1 + the depth of the deepest dependency; a cycle (which
+// validation refuses) stops counting.
+func depthOf(i int, deps [][]int, depth []int, seen int) int {
+	if depth[i] > 0 || seen > len(deps) {
+		return depth[i]
+	}
+	d := 1
+	for _, j := range deps[i] {
+		d = max(d, 1+depthOf(j, deps, depth, seen+1))
+	}
+	depth[i] = d
+	return d
+}
+
+// after runs c once the changes it depends on are done.
+func (r *run) after(c *Change, deps []int, done []chan struct{}, results []Result) Result {
+	for _, j := range deps {
+		select {
+		case <-done[j]:
+		case <-r.stop.Done():
+			return r.skipped(c)
+		}
+		if dep := &results[j]; dep.Status != StatusOK {
+			res := r.newResult(c)
+			res.Status = StatusFailed
+			res.Err = fmt.Errorf("not attempted: %s of %q did not succeed", dep.Action, dep.ID)
+			return res
+		}
+	}
+	return r.one(c)
+}
+
+func (r *run) newResult(c *Change) Result {
+	res := Result{ID: c.ID, Action: c.Action, Status: StatusOK}
+	switch {
+	case c.Desired != nil:
+		res.Name = c.Desired.Name
+	case c.Current != nil:
+		res.Name = c.Current.Name
+	}
+	return res
+}
+
+func (r *run) skipped(c *Change) Result {
+	res := r.newResult(c)
+	res.Status, res.Err = StatusSkipped, errStopped
+	return res
+}
+
+func (r *run) one(c *Change) Result {
+	if r.stop.Err() != nil {
+		return r.skipped(c)
+	}
+	res := r.newResult(c)
+	var err error
+	switch c.Action {
+	case ActionCreate:
+		err = r.create(&res, c.Desired)
+	case ActionAdopt:
+		err = r.adopt(&res, c)
+	case ActionUpdate:
+		err = r.update(&res, c.Desired)
+	case ActionDelete:
+		err = r.delete(&res, c)
+	case ActionRotate:
+		err = r.rotate(&res, c)
+	}
 	res.Err = err
 	switch {
 	case errors.Is(err, errStopped):
@@ -169,115 +243,89 @@ func (r *run) one(c Change) Result {
 	return res
 }
 
-// update calls UpdateGroup and keeps the token of an earlier answer when
-// the update's answer has none.
-func (r *run) update(res *Result, g *Group, earlier Remote) (Remote, error) {
-	remote, err := r.call(res, r.API.UpdateGroup, g)
-	if remote.Token == "" {
-		remote.Token = earlier.Token
-	}
-	if remote.EnvTag == "" {
-		remote.EnvTag = earlier.EnvTag
-	}
-	remote.New = earlier.New
-	return remote, err
-}
-
-func (r *run) record(a *Applied) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.st.Groups[a.ID] = a
-	if r.Record == nil {
-		return nil
-	}
-	if err := r.Record(a); err != nil {
-		err = fmt.Errorf("record state: %w", err)
-		r.abort(err)
+// create gets or creates g. When the group already existed, create changed
+// nothing: its token is recorded at once, then an update corrects it.
+func (r *run) create(res *Result, g *Group) error {
+	rem, err := r.call(res, func(ctx context.Context) (Remote, error) { return r.API.CreateGroup(ctx, g) }, func(rem Remote) error {
+		if err := r.check(g.ID, rem); err != nil {
+			return err
+		}
+		res.New = &rem.New
+		now := r.clock.Now()
+		if rem.New {
+			return r.record(res, Merge(nil, g, rem, now))
+		}
+		res.Action = ActionAdopt
+		return r.record(res, &Applied{Group: Group{ID: g.ID}, Token: rem.Token, EnvTag: rem.EnvTag, AppliedAt: now})
+	})
+	if err != nil || rem.New {
 		return err
 	}
-	return nil
+	return r.update(res, g)
 }
 
-func (r *run) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
+// update sends g's managed fields. A group deleted on the service since it
+// was recorded (in Explo's UI, say) is created again, once.
+func (r *run) update(res *Result, g *Group) error {
+	_, err := r.call(res, func(ctx context.Context) (Remote, error) { return r.API.UpdateGroup(ctx, g) }, func(rem Remote) error {
+		if err := r.check(g.ID, rem); err != nil {
+			return err
+		}
+		return r.record(res, Merge(r.current(g.ID), g, rem, r.clock.Now()))
+	})
+	if errors.Is(err, ErrNotFound) && res.Action == ActionUpdate {
+		res.Action = ActionCreate
+		return r.create(res, g)
 	}
-	return time.Now()
+	return err
 }
 
-// call makes one request with retries. It counts attempts in res.
-func (r *run) call(res *Result, fn func(context.Context, *Group) (Remote, error), g *Group) (Remote, error) {
-	for attempt := 1; ; attempt++ {
-		ticket, err := r.acquire()
-		if err != nil {
-			if attempt == 1 && res.Attempts == 0 {
-				return Remote{}, errStopped
-			}
-			return Remote{}, fmt.Errorf("interrupted before retrying: %w", errStopped)
-		}
-		res.Attempts++
-		remote, err := fn(r.calls, g)
-		<-r.slots
-		res.HTTPStatus = httpStatus(err)
-		if err == nil {
-			res.HTTPStatus = 200
-			r.Limiter.Succeeded()
-			r.budget.earn()
-			return remote, nil
-		}
-		wait, err := r.retryWait(attempt, ticket, err)
-		if err != nil {
-			return Remote{}, err
-		}
-		if !sleep(r.stop, wait) {
-			return Remote{}, fmt.Errorf("interrupted before retrying: %w", errStopped)
-		}
+// adopt takes over a group found in the service's list: its token is
+// recorded without a call, and an update follows only when it differs.
+func (r *run) adopt(res *Result, c *Change) error {
+	r.mu.Lock()
+	holder := r.holder(c.Current.Token)
+	r.mu.Unlock()
+	if holder != "" && holder != c.ID {
+		return fmt.Errorf("%w (%q): nothing of it was recorded", ErrTokenReused, holder)
 	}
+	found := *c.Current
+	found.AppliedAt = r.clock.Now()
+	if err := r.record(res, &found); err != nil || !c.Update {
+		return err
+	}
+	return r.update(res, c.Desired)
 }
 
-// acquire takes a call slot and then the rate limiter's permission, so that
-// neither more than Concurrency calls nor more than the rate are in flight.
-func (r *run) acquire() (Ticket, error) {
-	select {
-	case r.slots <- struct{}{}:
-	case <-r.stop.Done():
-		return Ticket{}, r.stop.Err()
+// delete deletes an owned group that no manifest lists.
+func (r *run) delete(res *Result, c *Change) error {
+	if c.Gone {
+		return r.forget(c.ID)
 	}
-	t, err := r.Limiter.Wait(r.stop)
-	if err != nil {
-		<-r.slots
+	d, ok := r.API.(Deleter)
+	if !ok {
+		return errors.New("this API cannot delete")
 	}
-	return t, err
+	_, err := r.call(res, func(ctx context.Context) (Remote, error) { return d.DeleteGroup(ctx, c.ID, c.Current.Token) },
+		func(Remote) error { return r.forget(c.ID) })
+	if errors.Is(err, ErrNotFound) {
+		return r.forget(c.ID)
+	}
+	return err
 }
 
-// retryWait decides whether a failed attempt is retried and after how long;
-// a non-nil error means the call has failed for good.
-func (r *run) retryWait(attempt int, ticket Ticket, err error) (time.Duration, error) {
-	switch {
-	case r.calls.Err() != nil:
-		return 0, fmt.Errorf("abandoned after the grace period: %w", err)
-	case errors.Is(err, ErrUnauthorized):
-		r.abort(err)
-		return 0, err
-	case errors.Is(err, ErrRateLimited):
-		r.Limiter.Throttled(ticket)
-	case errors.Is(err, ErrRetryable):
-		if !r.budget.spend() {
-			r.abort(ErrRetryBudget)
-			return 0, fmt.Errorf("%w (last error: %w)", ErrRetryBudget, err)
+// rotate gives a group a new token.
+func (r *run) rotate(res *Result, c *Change) error {
+	rot, ok := r.API.(Rotator)
+	if !ok {
+		return errors.New("this API cannot rotate tokens")
+	}
+	_, err := r.call(res, func(ctx context.Context) (Remote, error) { return rot.RotateToken(ctx, c.ID, c.Current.Token) }, func(rem Remote) error {
+		if err := r.check(c.ID, rem); err != nil {
+			return err
 		}
-	default:
-		return 0, err
-	}
-	if attempt >= r.Retry.MaxAttempts {
-		return 0, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
-	}
-	wait := r.Retry.backoff(attempt)
-	if ra, ok := retryAfter(err); ok {
-		if ra > r.Retry.MaxRetryAfter {
-			return 0, fmt.Errorf("the service asked to retry after %s, longer than the %s groupsync waits: %w", ra, r.Retry.MaxRetryAfter, err)
-		}
-		wait = max(wait, ra)
-	}
-	return wait, nil
+		cur := r.current(c.ID)
+		return r.record(res, Merge(cur, &cur.Group, rem, r.clock.Now()))
+	})
+	return err
 }

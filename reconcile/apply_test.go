@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"groupsync/internal/fakeclock"
 	"groupsync/reconcile"
 )
 
@@ -17,9 +19,13 @@ import (
 type fakeAPI struct {
 	create func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error)
 	update func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error)
+	del    func(ctx context.Context, id, token string) (reconcile.Remote, error)
 }
 
-var _ reconcile.API = (*fakeAPI)(nil)
+var (
+	_ reconcile.API     = (*fakeAPI)(nil)
+	_ reconcile.Deleter = (*fakeAPI)(nil)
+)
 
 func (f *fakeAPI) CreateGroup(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
 	return f.create(ctx, g)
@@ -27,6 +33,10 @@ func (f *fakeAPI) CreateGroup(ctx context.Context, g *reconcile.Group) (reconcil
 
 func (f *fakeAPI) UpdateGroup(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
 	return f.update(ctx, g)
+}
+
+func (f *fakeAPI) DeleteGroup(ctx context.Context, id, token string) (reconcile.Remote, error) {
+	return f.del(ctx, id, token)
 }
 
 // apiErr is an error of a given kind, status and Retry-After.
@@ -38,7 +48,7 @@ type apiErr struct {
 
 func (e *apiErr) Error() string        { return fmt.Sprintf("HTTP %d", e.status) }
 func (e *apiErr) Is(target error) bool { return target == e.kind }
-func (e *apiErr) HTTPStatus() int      { return e.status }
+func (e *apiErr) Code() int            { return e.status }
 func (e *apiErr) RetryAfter() (time.Duration, bool) {
 	return e.retryAfter, e.retryAfter > 0
 }
@@ -54,16 +64,26 @@ func groups(n int) []reconcile.Group {
 func applier(api reconcile.API) *reconcile.Applier {
 	p := reconcile.DefaultRetryPolicy()
 	p.Base, p.Cap = time.Millisecond, 5*time.Millisecond
-	return &reconcile.Applier{API: api, Limiter: reconcile.NewLimiter(1e6), Concurrency: 4, Retry: p, Grace: time.Second}
+	return &reconcile.Applier{API: api, Limiter: reconcile.NewLimiter(1_000_000, time.Second, reconcile.SystemClock()), Concurrency: 4, Retry: p, Grace: time.Second}
 }
 
 func ok(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
-	return reconcile.Remote{New: true, Token: "tok-" + g.ID}, nil
+	return reconcile.Remote{ID: g.ID, New: true, Token: "tok-" + g.ID, Code: 200}, nil
 }
 
 func apply(t *testing.T, a *reconcile.Applier, gs []reconcile.Group, st *reconcile.State) ([]reconcile.Result, error) {
 	t.Helper()
-	return a.Apply(context.Background(), reconcile.Diff(gs, st), st)
+	return a.Apply(context.Background(), reconcile.Diff(gs, st, reconcile.Options{}), st)
+}
+
+func count(res []reconcile.Result, status reconcile.Status) int {
+	n := 0
+	for _, r := range res {
+		if r.Status == status {
+			n++
+		}
+	}
+	return n
 }
 
 func TestApply_RetriesTransientFailures(t *testing.T) {
@@ -76,7 +96,7 @@ func TestApply_RetriesTransientFailures(t *testing.T) {
 	}}
 	st := reconcile.NewState()
 	res, err := apply(t, applier(api), groups(1), st)
-	if err != nil || res[0].Status != reconcile.StatusOK || res[0].Attempts != 3 || res[0].HTTPStatus != 200 {
+	if err != nil || res[0].Status != reconcile.StatusOK || res[0].Attempts != 3 || res[0].Code != 200 || res[0].Token != "tok-g000" {
 		t.Fatalf("Apply() = %+v, %v", res, err)
 	}
 	if st.Groups["g000"].Token != "tok-g000" {
@@ -97,32 +117,69 @@ func TestApply_RejectionIsNotRetried(t *testing.T) {
 	if err != nil || calls.Load() != 3 {
 		t.Fatalf("err %v, %d calls", err, calls.Load())
 	}
-	if res[1].Status != reconcile.StatusFailed || res[1].Attempts != 1 || res[1].HTTPStatus != 400 || res[0].Status != reconcile.StatusOK {
+	if res[1].Status != reconcile.StatusFailed || res[1].Attempts != 1 || res[1].Code != 400 || res[0].Status != reconcile.StatusOK {
 		t.Errorf("results = %+v", res)
 	}
 }
 
-func TestApply_UnauthorizedStopsTheRun(t *testing.T) {
-	var calls atomic.Int32
+func TestApply_StopsTheRun(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		kind   error
+		status int
+		want   func(error) bool
+	}{
+		{"Unauthorized", reconcile.ErrUnauthorized, 401, func(err error) bool { return errors.Is(err, reconcile.ErrUnauthorized) }},
+		{"Redirect", reconcile.ErrRedirect, 301, func(err error) bool { return errors.Is(err, reconcile.ErrRedirect) }},
+		{"Unreachable", reconcile.ErrUnreachable, 0, func(err error) bool { var ue *reconcile.UnreachableError; return errors.As(err, &ue) }},
+		{"NotAPI", reconcile.ErrNotAPI, 404, func(err error) bool { var ue *reconcile.UnreachableError; return errors.As(err, &ue) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			api := &fakeAPI{create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+				calls.Add(1)
+				return reconcile.Remote{}, &apiErr{kind: tt.kind, status: tt.status}
+			}}
+			a := applier(api)
+			res, err := apply(t, a, groups(100), reconcile.NewState())
+			if !tt.want(err) {
+				t.Fatalf("err = %v", err)
+			}
+			if n := calls.Load(); n > int32(a.Concurrency) {
+				t.Errorf("%d calls, want at most one per slot", n)
+			}
+			if n := count(res, reconcile.StatusSkipped); n < 96 {
+				t.Errorf("%d skipped, want the unstarted groups skipped", n)
+			}
+		})
+	}
+}
+
+// Once the service has answered like the API, a refused connection is a
+// passing failure, retried, and a page that is not the API fails only its
+// group.
+func TestApply_UnreachableAfterAnAnswerIsRetried(t *testing.T) {
+	answered := make(chan struct{})
+	var g001 atomic.Int32
 	api := &fakeAPI{create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
-		calls.Add(1)
-		return reconcile.Remote{}, &apiErr{kind: reconcile.ErrUnauthorized, status: 401}
-	}}
-	res, err := apply(t, applier(api), groups(100), reconcile.NewState())
-	if !errors.Is(err, reconcile.ErrUnauthorized) {
-		t.Fatalf("err = %v, want ErrUnauthorized", err)
-	}
-	if n := calls.Load(); n > 8 {
-		t.Errorf("%d calls after a 401, want a handful", n)
-	}
-	skipped := 0
-	for _, r := range res {
-		if r.Status == reconcile.StatusSkipped {
-			skipped++
+		if g.ID == "g000" {
+			defer close(answered)
+			return ok(ctx, g)
 		}
-	}
-	if skipped < 90 {
-		t.Errorf("%d skipped, want the unstarted groups skipped", skipped)
+		<-answered
+		switch {
+		case g.ID == "g001" && g001.Add(1) == 1:
+			return reconcile.Remote{}, &apiErr{kind: reconcile.ErrUnreachable}
+		case g.ID == "g002":
+			return reconcile.Remote{}, &apiErr{kind: reconcile.ErrNotAPI, status: 404}
+		}
+		return ok(ctx, g)
+	}}
+	a := applier(api)
+	a.Concurrency = 3
+	res, err := apply(t, a, groups(3), reconcile.NewState())
+	if err != nil || res[0].Status != reconcile.StatusOK || res[1].Status != reconcile.StatusOK || res[1].Attempts != 2 || res[2].Status != reconcile.StatusFailed {
+		t.Fatalf("Apply() = %+v, %v", res, err)
 	}
 }
 
@@ -144,21 +201,86 @@ func TestApply_RetryBudgetStopsAFailingService(t *testing.T) {
 	}
 }
 
-func TestApply_LongRetryAfterFailsTheGroup(t *testing.T) {
+func TestApply_LongRetryAfterOfAFailureFailsTheGroup(t *testing.T) {
 	api := &fakeAPI{create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
-		return reconcile.Remote{}, &apiErr{kind: reconcile.ErrRateLimited, status: 429, retryAfter: time.Hour}
+		return reconcile.Remote{}, &apiErr{kind: reconcile.ErrRetryable, status: 503, retryAfter: time.Hour}
 	}}
-	res, err := apply(t, applier(api), groups(1), reconcile.NewState())
-	if err != nil || res[0].Status != reconcile.StatusFailed || res[0].Attempts != 1 {
+	res, _ := apply(t, applier(api), groups(1), reconcile.NewState())
+	if res[0].Status != reconcile.StatusFailed || res[0].Attempts != 1 {
+		t.Fatalf("Apply() = %+v", res)
+	}
+	if want := "the service asked to retry after 1h0m0s, longer than the 2m0s groupsync waits: HTTP 503"; res[0].Err.Error() != want {
+		t.Errorf("error %q, want %q", res[0].Err, want)
+	}
+}
+
+// 429s are not failures: they do not use up the attempts, and the call
+// comes back when the limiter says, without backoff on top.
+func TestApply_RateLimitedIsNotAnAttemptAndNotBackedOff(t *testing.T) {
+	c := fakeclock.New(t0)
+	var sent []time.Time
+	var mu sync.Mutex
+	api := &fakeAPI{create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, c.Now())
+		if len(sent) <= 4 {
+			return reconcile.Remote{}, &apiErr{kind: reconcile.ErrRateLimited, status: 429, retryAfter: 3 * time.Second}
+		}
+		return ok(ctx, g)
+	}}
+	a := applier(api)
+	a.Clock, a.Limiter, a.Concurrency = c, reconcile.NewLimiter(100, time.Second, c), 1
+	a.Retry.MaxAttempts, a.Retry.Base, a.Retry.Cap = 2, time.Hour, time.Hour
+	done := make(chan struct{})
+	go c.Drive(1, done)
+	res, err := apply(t, a, groups(1), reconcile.NewState())
+	close(done)
+	if err != nil || res[0].Status != reconcile.StatusOK || res[0].Attempts != 5 {
 		t.Fatalf("Apply() = %+v, %v", res, err)
 	}
-	if want := "the service asked to retry after 1h0m0s, longer than the 2m0s groupsync waits: HTTP 429"; res[0].Err.Error() != want {
-		t.Errorf("error %q, want %q", res[0].Err, want)
+	for i := 1; i < len(sent); i++ {
+		if d := sent[i].Sub(sent[i-1]); d != 3*time.Second {
+			t.Errorf("call %d came %v after the one before, want the 3s Retry-After exactly", i, d)
+		}
+	}
+}
+
+// A service that answers only 429 stops the run after the stall timeout,
+// with the unstarted groups skipped.
+func TestApply_StallTimeoutStopsA429Storm(t *testing.T) {
+	c := fakeclock.New(t0)
+	var calls atomic.Int32
+	var sent []time.Duration
+	api := &fakeAPI{create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+		calls.Add(1)
+		sent = append(sent, c.Now().Sub(t0))
+		return reconcile.Remote{}, &apiErr{kind: reconcile.ErrRateLimited, status: 429, retryAfter: time.Second}
+	}}
+	a := applier(api)
+	a.Clock, a.Limiter, a.Concurrency, a.StallTimeout = c, reconcile.NewLimiter(3, time.Second, c), 1, 5*time.Minute
+	done := make(chan struct{})
+	go c.Drive(2, done)
+	res, err := apply(t, a, groups(5), reconcile.NewState())
+	close(done)
+	if !errors.Is(err, reconcile.ErrStalled) {
+		t.Fatalf("err = %v, want ErrStalled", err)
+	}
+	if took := c.Now().Sub(t0); took < 5*time.Minute || took > 5*time.Minute+2*time.Second {
+		t.Errorf("stopped after %v, want 5m", took)
+	}
+	if n := calls.Load(); n < 250 || n > 301 {
+		t.Errorf("%d calls in 5 minutes of 429s with Retry-After 1s: %v", n, sent[:10])
+	}
+	if count(res, reconcile.StatusSkipped) != 5 {
+		t.Errorf("results %+v, want all skipped", res)
 	}
 }
 
 func TestApply_ConcurrencyIsBounded(t *testing.T) {
 	var inFlight, high atomic.Int32
+	release := make(chan struct{})
+	var once sync.Once
 	api := &fakeAPI{create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
 		n := inFlight.Add(1)
 		for {
@@ -167,7 +289,10 @@ func TestApply_ConcurrencyIsBounded(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(time.Millisecond) // hold the slot so that others pile up
+		if n == 3 {
+			once.Do(func() { close(release) }) // the third in flight lets everyone go on
+		}
+		<-release
 		inFlight.Add(-1)
 		return ok(ctx, g)
 	}}
@@ -181,11 +306,43 @@ func TestApply_ConcurrencyIsBounded(t *testing.T) {
 	}
 }
 
+// An answer is recorded before its slot is free: a run killed at any
+// instant has lost at most the answers of its slots.
+func TestApply_AnswerRecordedBeforeTheSlotIsFree(t *testing.T) {
+	recording := make(chan struct{})
+	var inRecord atomic.Bool
+	var overlap atomic.Bool
+	api := &fakeAPI{create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+		if inRecord.Load() {
+			overlap.Store(true)
+		}
+		return ok(ctx, g)
+	}}
+	a := applier(api)
+	a.Concurrency = 1
+	a.Record = func(*reconcile.Applied) error {
+		inRecord.Store(true)
+		select {
+		case recording <- struct{}{}:
+		default:
+		}
+		time.Sleep(time.Millisecond) // widen the window a late record would leave
+		inRecord.Store(false)
+		return nil
+	}
+	if _, err := apply(t, a, groups(20), reconcile.NewState()); err != nil {
+		t.Fatal(err)
+	}
+	if overlap.Load() {
+		t.Error("a call started while the previous answer was still being recorded")
+	}
+}
+
 func TestApply_AdoptKeepsTokenWhenUpdateFails(t *testing.T) {
 	var recorded []*reconcile.Applied
 	api := &fakeAPI{
 		create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
-			return reconcile.Remote{New: false, Token: "old-token", EnvTag: "Customer"}, nil
+			return reconcile.Remote{ID: g.ID, New: false, Token: "old-token", EnvTag: "Customer"}, nil
 		},
 		update: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
 			return reconcile.Remote{}, &apiErr{status: 400}
@@ -195,15 +352,91 @@ func TestApply_AdoptKeepsTokenWhenUpdateFails(t *testing.T) {
 	a.Record = func(x *reconcile.Applied) error { recorded = append(recorded, x); return nil }
 	st := reconcile.NewState()
 	res, _ := apply(t, a, groups(1), st)
-	if res[0].Action != reconcile.ActionAdopt || res[0].Status != reconcile.StatusFailed || res[0].Attempts != 2 {
+	if res[0].Action != reconcile.ActionAdopt || res[0].Status != reconcile.StatusFailed || res[0].Attempts != 2 || res[0].Token != "old-token" {
 		t.Fatalf("result = %+v", res[0])
 	}
 	if len(recorded) != 1 || recorded[0].Token != "old-token" || st.Groups["g000"].Token != "old-token" {
 		t.Fatalf("token not recorded: %+v", recorded)
 	}
 	// The next plan must correct the group.
-	if p := reconcile.Diff(groups(1), st); len(p.Changes) != 1 || p.Changes[0].Action != reconcile.ActionUpdate {
+	if p := reconcile.Diff(groups(1), st, reconcile.Options{}); len(p.Changes) != 1 || p.Changes[0].Action != reconcile.ActionUpdate {
 		t.Errorf("next plan = %+v, want an update", p.Changes)
+	}
+}
+
+// An answer about another group, or with a token another group holds, is
+// a failure of the group, and nothing of it is recorded.
+func TestApply_WrongAnswersRecordNothing(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		answer func(g *reconcile.Group) reconcile.Remote
+		want   error
+	}{
+		{"AnotherGroup", func(g *reconcile.Group) reconcile.Remote {
+			return reconcile.Remote{ID: "someone-else", New: true, Token: "forged-" + g.ID}
+		}, reconcile.ErrWrongGroup},
+		{"TokenOfTheState", func(g *reconcile.Group) reconcile.Remote {
+			return reconcile.Remote{ID: g.ID, New: true, Token: "tok-held"}
+		}, reconcile.ErrTokenReused},
+		{"SameTokenForEveryone", func(g *reconcile.Group) reconcile.Remote {
+			return reconcile.Remote{ID: g.ID, New: true, Token: "one-for-all"}
+		}, reconcile.ErrTokenReused},
+		{"NoToken", func(g *reconcile.Group) reconcile.Remote { return reconcile.Remote{ID: g.ID, New: true} }, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &fakeAPI{create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+				return tt.answer(g), nil
+			}}
+			var recorded []string
+			a := applier(api)
+			a.Concurrency = 1
+			a.Record = func(x *reconcile.Applied) error { recorded = append(recorded, x.ID+"="+x.Token); return nil }
+			st := reconcile.NewState()
+			st.Groups["held"] = &reconcile.Applied{Group: reconcile.Group{ID: "held", Name: "H"}, Token: "tok-held"}
+			res, err := a.Apply(context.Background(), reconcile.Diff(append(groups(3), reconcile.Group{ID: "held", Name: "H"}), st, reconcile.Options{}), st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			failed := count(res, reconcile.StatusFailed)
+			if tt.name == "SameTokenForEveryone" {
+				// The first to get it holds it; every later one fails.
+				if failed != 2 || len(recorded) != 1 {
+					t.Fatalf("%d failed, recorded %v; want the 2 later groups failed", failed, recorded)
+				}
+				return
+			}
+			if failed != 3 || len(recorded) != 0 || len(st.Groups) != 1 {
+				t.Fatalf("%d failed, recorded %v, state %d groups", failed, recorded, len(st.Groups))
+			}
+			if tt.want != nil && !errors.Is(res[0].Err, tt.want) {
+				t.Errorf("err = %v, want %v", res[0].Err, tt.want)
+			}
+		})
+	}
+}
+
+// An update of a group deleted on the service since (in Explo's UI) is
+// followed by one create, reported as a create.
+func TestApply_UpdateOfADeletedGroupCreatesIt(t *testing.T) {
+	var updates, creates atomic.Int32
+	api := &fakeAPI{
+		create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+			creates.Add(1)
+			return ok(ctx, g)
+		},
+		update: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+			updates.Add(1)
+			return reconcile.Remote{}, &apiErr{kind: reconcile.ErrNotFound, status: 404}
+		},
+	}
+	st := reconcile.NewState()
+	st.Groups["g000"] = &reconcile.Applied{Group: reconcile.Group{ID: "g000", Name: "Old"}, Token: "old"}
+	res, err := apply(t, applier(api), groups(1), st)
+	if err != nil || res[0].Action != reconcile.ActionCreate || res[0].Status != reconcile.StatusOK || updates.Load() != 1 || creates.Load() != 1 {
+		t.Fatalf("Apply() = %+v, %v; %d updates, %d creates", res, err, updates.Load(), creates.Load())
+	}
+	if st.Groups["g000"].Token != "tok-g000" {
+		t.Errorf("token %q, want the new group's", st.Groups["g000"].Token)
 	}
 }
 
@@ -223,58 +456,136 @@ func TestApply_InterruptFinishesInFlightAndSkipsTheRest(t *testing.T) {
 	}}
 	a := applier(api)
 	a.Concurrency = 2
-	var once sync.Once
-	go func() {
-		<-ctx.Done()
-		once.Do(func() { close(release) })
-	}()
+	var stopped atomic.Int32
+	a.OnStop = func(cause error, inFlight int) {
+		stopped.Store(int32(inFlight))
+		close(release)
+	}
 	st := reconcile.NewState()
-	res, err := a.Apply(ctx, reconcile.Diff(groups(10), st), st)
+	res, err := a.Apply(ctx, reconcile.Diff(groups(10), st, reconcile.Options{}), st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var okN, skipped int
-	for _, r := range res {
-		switch r.Status {
-		case reconcile.StatusOK:
-			okN++
-		case reconcile.StatusSkipped:
-			skipped++
-		}
-	}
-	if okN != 2 || skipped != 8 || len(st.Groups) != 2 {
+	if okN, skipped := count(res, reconcile.StatusOK), count(res, reconcile.StatusSkipped); okN != 2 || skipped != 8 || len(st.Groups) != 2 {
 		t.Errorf("ok %d, skipped %d, state %d; want 2, 8, 2", okN, skipped, len(st.Groups))
+	}
+	if stopped.Load() != 2 {
+		t.Errorf("OnStop saw %d calls in flight, want 2", stopped.Load())
 	}
 }
 
-func TestLimiter_HalvesOnThrottleAndRecoversAdditively(t *testing.T) {
-	l := reconcile.NewLimiter(100)
-	ctx := context.Background()
-	early, _ := l.Wait(ctx)
-	inFlight, _ := l.Wait(ctx)
-	l.Throttled(early)
-	if r := l.Rate(); r != 50 {
-		t.Fatalf("after a 429 the rate is %v, want 50", r)
+// A three-level hierarchy is created parents first, even with more slots
+// than groups, and a child of a failed parent is not attempted.
+func TestApply_ParentsBeforeChildren(t *testing.T) {
+	var mu sync.Mutex
+	created := map[string]bool{}
+	var order []string
+	api := &fakeAPI{create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p := g.ParentID(); p != "" && !created[p] {
+			return reconcile.Remote{}, fmt.Errorf("parent %s does not exist yet", p)
+		}
+		if g.ID == "bad" {
+			return reconcile.Remote{}, &apiErr{status: 400}
+		}
+		created[g.ID] = true
+		order = append(order, g.ID)
+		return ok(ctx, g)
+	}}
+	child := func(id, parent string) reconcile.Group {
+		return reconcile.Group{ID: id, Name: id, Managed: reconcile.FieldParent, Customer: &reconcile.Customer{Parent: parent}}
 	}
-	l.Throttled(inFlight) // sent before the cut: the same congestion
-	if r := l.Rate(); r != 50 {
-		t.Fatalf("a 429 of a call sent before the cut cut the rate to %v", r)
+	// Listed children first, so that only the dependency order helps.
+	desired := []reconcile.Group{child("a-team", "b-dept"), child("b-dept", "c-org"), {ID: "c-org", Name: "Org"},
+		child("d-team", "b-dept"), {ID: "bad", Name: "Bad"}, child("e-orphaned", "bad")}
+	a := applier(&fakeAPI{create: api.create})
+	a.Concurrency = 16
+	st := reconcile.NewState()
+	res, err := apply(t, a, desired, st)
+	if err != nil {
+		t.Fatal(err)
 	}
-	later, _ := l.Wait(ctx)
-	l.Throttled(later)
-	if r := l.Rate(); r != 25 {
-		t.Fatalf("a 429 at the new rate left it at %v, want 25", r)
+	byID := map[string]reconcile.Result{}
+	for _, r := range res {
+		byID[r.ID] = r
 	}
-	for range 12 {
-		l.Succeeded()
+	for _, id := range []string{"a-team", "b-dept", "c-org", "d-team"} {
+		if byID[id].Status != reconcile.StatusOK {
+			t.Errorf("%s: %+v", id, byID[id])
+		}
 	}
-	if r := l.Rate(); r != 49 {
-		t.Fatalf("after 12 successes the rate is %v, want 49", r)
+	if r := byID["e-orphaned"]; r.Status != reconcile.StatusFailed || r.Attempts != 0 {
+		t.Errorf("child of a failed parent: %+v, want failed without a call", r)
 	}
-	for range 100 {
-		l.Succeeded()
+	if slices.Index(order, "c-org") > slices.Index(order, "b-dept") || slices.Index(order, "b-dept") > slices.Index(order, "a-team") {
+		t.Errorf("order %v", order)
 	}
-	if r := l.Rate(); r != 100 {
-		t.Fatalf("the rate recovered to %v, want the configured 100", r)
+}
+
+// Deletes go children first.
+func TestApply_DeletesChildrenFirst(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	api := &fakeAPI{del: func(ctx context.Context, id, token string) (reconcile.Remote, error) {
+		mu.Lock()
+		order = append(order, id)
+		mu.Unlock()
+		return reconcile.Remote{}, nil
+	}}
+	st := reconcile.NewState()
+	add := func(id, parent string) {
+		g := reconcile.Group{ID: id, Name: id}
+		if parent != "" {
+			g.Managed, g.Customer = reconcile.FieldParent, &reconcile.Customer{Parent: parent}
+		}
+		st.Groups[id] = &reconcile.Applied{Group: g, Token: "tok-" + id}
+	}
+	add("a-org", "")
+	add("b-dept", "a-org")
+	add("c-team", "b-dept")
+	var forgot []string
+	a := applier(api)
+	a.Concurrency = 8
+	a.Forget = func(id string) error { forgot = append(forgot, id); return nil }
+	res, err := a.Apply(context.Background(), reconcile.Diff(nil, st, reconcile.Options{Prune: true}), st)
+	if err != nil || count(res, reconcile.StatusOK) != 3 {
+		t.Fatalf("Apply() = %+v, %v", res, err)
+	}
+	if want := []string{"c-team", "b-dept", "a-org"}; !slices.Equal(order, want) || len(st.Groups) != 0 || len(forgot) != 3 {
+		t.Errorf("deleted %v (want %v), state %v, forgot %v", order, want, st.Groups, forgot)
+	}
+}
+
+// The report holds every group: manifest groups in manifest order, then
+// orphans; a failed group keeps the token it had.
+func TestPlan_RowsFollowTheTokenRule(t *testing.T) {
+	st := reconcile.NewState()
+	st.Groups["b"] = &reconcile.Applied{Group: reconcile.Group{ID: "b", Name: "B"}, Token: "tok-b-old"}
+	st.Groups["c"] = &reconcile.Applied{Group: reconcile.Group{ID: "c", Name: "C"}, Token: "tok-c"}
+	st.Groups["z"] = &reconcile.Applied{Group: reconcile.Group{ID: "z", Name: "Zed"}, Token: "tok-z"}
+	api := &fakeAPI{create: ok, update: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+		return reconcile.Remote{}, &apiErr{status: 400}
+	}}
+	desired := []reconcile.Group{{ID: "c", Name: "C"}, {ID: "b", Name: "B2"}, {ID: "a", Name: "A"}}
+	p := reconcile.Diff(desired, st, reconcile.Options{})
+	res, err := applier(api).Apply(context.Background(), p, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for r := range p.Rows(st, res) {
+		got = append(got, fmt.Sprintf("%s %s %s %s %s", r.ID, r.Name, r.Action, r.Status, r.Token))
+	}
+	want := []string{"c C noop ok tok-c", "b B2 update failed tok-b-old", "a A create ok tok-a", "z Zed orphan ok tok-z"}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows\n%v\nwant\n%v", got, want)
+	}
+	got = nil
+	for r := range p.Rows(st, nil) {
+		got = append(got, fmt.Sprintf("%s %s %s", r.ID, r.Action, r.Status))
+	}
+	if want := []string{"c noop ok", "b update planned", "a create planned", "z orphan ok"}; !slices.Equal(got, want) {
+		t.Errorf("planned rows %v, want %v", got, want)
 	}
 }

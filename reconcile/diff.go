@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -12,95 +11,228 @@ type Action string
 
 const (
 	ActionCreate Action = "create"
-	// ActionAdopt is a create that found the group already on the service,
-	// followed by an update to correct it.
+	// ActionAdopt takes over a group that exists on the service but not in
+	// the state: a create that found it (and an update to correct it), or,
+	// with a refresh, a group found in the service's list (recorded without
+	// a call, and updated only when it differs).
 	ActionAdopt  Action = "adopt"
 	ActionUpdate Action = "update"
 	ActionNoop   Action = "noop"
-	// ActionOrphan is a group in state that no manifest lists any more. The
-	// End User Group API cannot delete, so orphans are reported and kept.
+	// ActionOrphan is a group in the state that no manifest lists any
+	// more: it is kept, and reported with its token.
 	ActionOrphan Action = "orphan"
+	// ActionDelete is an orphan that --prune deletes.
+	ActionDelete Action = "delete"
+	// ActionRotate gives a group a new token.
+	ActionRotate Action = "rotate"
 )
 
 // Change is one group the plan acts on or reports.
 type Change struct {
 	Action Action
 	ID     string
-	// Desired is the manifest's group; nil for orphans.
+	// Desired is the manifest's group; nil for orphans and deletes.
 	Desired *Group
-	// Current is what state says was applied; nil for creates.
+	// Current is what is known of the group before the change: the state,
+	// or what the service holds when the plan was refreshed. Nil for
+	// creates.
 	Current *Applied
+	// Update is set for an adopt from the service's list whose fields
+	// differ from the manifest's: an update call follows.
+	Update bool
+	// Cascade lists the groups the service deletes along with a deleted
+	// one: every group below it in the hierarchy.
+	Cascade []string
+	// Gone is set for a delete of a group the service no longer holds: it
+	// is only forgotten, without a call.
+	Gone bool
+	// index is the group's position in the manifests, -1 for a group of
+	// the state only.
+	index int
 }
 
-// Plan is the result of [Diff]: the groups that need a call, sorted by id so
-// that a rerun prints and applies in the same order, and the orphans.
+// Calls is the number of calls the change makes when every call succeeds
+// first time (and a create does not find the group already there).
+func (c *Change) Calls() int {
+	switch c.Action {
+	case ActionCreate, ActionUpdate, ActionRotate:
+		return 1
+	case ActionAdopt:
+		if c.Update {
+			return 1
+		}
+	case ActionDelete:
+		if !c.Gone {
+			return 1
+		}
+	}
+	return 0
+}
+
+// Plan is the result of [Diff]: the groups that need a call or are worth
+// reporting, sorted by id so that a rerun prints and applies in the same
+// order.
 type Plan struct {
+	// Desired is every group of the manifests, in manifest order.
+	Desired []Group
 	Changes []Change
 	Noop    int
+	// Corrected are records of unchanged groups that a refresh found out
+	// of date in the state (a token rotated in Explo's UI): apply records
+	// them without a call.
+	Corrected []*Applied
+	// ListCalls is the number of list calls a refresh makes.
+	ListCalls int
 }
 
 // Summary counts a plan's changes by action.
 type Summary struct {
-	Create int `json:"create"`
-	Update int `json:"update"`
-	Noop   int `json:"noop"`
-	Orphan int `json:"orphan"`
+	Create, Adopt, Update, Noop, Orphan, Delete, Rotate int
+	// Calls is the number of calls applying the plan makes when every call
+	// succeeds first time, list calls included.
+	Calls int
 }
+
+// Changes counts the changes that call the service to change something.
+func (s Summary) Changes() int { return s.Calls }
 
 // Summary counts the plan's actions.
 func (p *Plan) Summary() Summary {
-	s := Summary{Noop: p.Noop}
-	for _, c := range p.Changes {
+	s := Summary{Noop: p.Noop, Calls: p.ListCalls}
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		s.Calls += c.Calls()
 		switch c.Action {
 		case ActionCreate:
 			s.Create++
+		case ActionAdopt:
+			s.Adopt++
 		case ActionUpdate:
 			s.Update++
 		case ActionOrphan:
 			s.Orphan++
+		case ActionDelete:
+			s.Delete++
+		case ActionRotate:
+			s.Rotate++
 		}
 	}
 	return s
 }
 
-// Calls is the number of API calls applying the plan makes when every call
-// succeeds first time and no create finds an existing group.
-func (s Summary) Calls() int { return s.Create + s.Update }
-
-// Duration is how long n calls take at rate calls per second.
-func Duration(n int, perSecond float64) time.Duration {
-	if perSecond <= 0 || n == 0 {
-		return 0
-	}
-	return time.Duration(float64(n) / perSecond * float64(time.Second)).Round(time.Second)
+// Mutations is the number of calls that change something on the service,
+// which is what --max-changes bounds.
+func (p *Plan) Mutations() int {
+	return p.Summary().Calls - p.ListCalls
 }
 
-// Diff compares the desired groups with the state. It does not keep any
-// per-group record for a noop, so a no-change plan over a large manifest
-// costs nothing beyond the manifest itself.
-func Diff(desired []Group, st *State) *Plan {
-	p := &Plan{}
+// Duration is how long n calls take at quota calls per window, in whole
+// seconds rounded up: one call is not "0s".
+func Duration(n int, quota int, window time.Duration) time.Duration {
+	if quota <= 0 || n == 0 {
+		return 0
+	}
+	d := time.Duration(n) * window / time.Duration(quota)
+	if r := d.Truncate(time.Second); r != d {
+		return r + time.Second
+	}
+	return d
+}
+
+// Snapshot is what the service holds, read by a refresh: every group the
+// API token can see, by id, with its token.
+type Snapshot struct {
+	Groups map[string]*Applied
+	// Calls is the number of list calls the read took.
+	Calls int
+}
+
+// Options change what [Diff] compares.
+type Options struct {
+	// Remote, when set, is what the service holds: the diff is then
+	// against the service as well as the state.
+	Remote *Snapshot
+	// Prune deletes orphans instead of keeping them.
+	Prune bool
+}
+
+// Diff compares the desired groups with the state, and with the service
+// when opts.Remote is set. It keeps no per-group record for a noop, so a
+// no-change plan over a large manifest costs nothing beyond the manifest.
+func Diff(desired []Group, st *State, opts Options) *Plan {
+	p := &Plan{Desired: desired}
+	if opts.Remote != nil {
+		p.ListCalls = opts.Remote.Calls
+	}
 	seen := make(map[string]struct{}, len(desired))
 	for i := range desired {
 		g := &desired[i]
 		seen[g.ID] = struct{}{}
 		cur := st.Groups[g.ID]
+		if opts.Remote != nil {
+			p.diffRemote(i, g, cur, opts.Remote.Groups[g.ID])
+			continue
+		}
 		switch {
 		case cur == nil:
-			p.Changes = append(p.Changes, Change{Action: ActionCreate, ID: g.ID, Desired: g})
+			p.add(Change{Action: ActionCreate, ID: g.ID, Desired: g, index: i})
 		case Differs(g, cur):
-			p.Changes = append(p.Changes, Change{Action: ActionUpdate, ID: g.ID, Desired: g, Current: cur})
+			p.add(Change{Action: ActionUpdate, ID: g.ID, Desired: g, Current: cur, index: i})
 		default:
 			p.Noop++
 		}
 	}
 	for id, cur := range st.Groups {
-		if _, ok := seen[id]; !ok {
-			p.Changes = append(p.Changes, Change{Action: ActionOrphan, ID: id, Current: cur})
+		if _, ok := seen[id]; ok {
+			continue
 		}
+		c := Change{Action: ActionOrphan, ID: id, Current: cur, index: -1}
+		if opts.Prune {
+			c.Action = ActionDelete
+			c.Gone = opts.Remote != nil && opts.Remote.Groups[id] == nil
+		}
+		p.add(c)
 	}
 	slices.SortFunc(p.Changes, func(a, b Change) int { return strings.Compare(a.ID, b.ID) })
 	return p
+}
+
+func (p *Plan) add(c Change) { p.Changes = append(p.Changes, c) }
+
+// diffRemote plans one group against the state and the service.
+func (p *Plan) diffRemote(i int, g *Group, cur, svc *Applied) {
+	switch {
+	case svc == nil:
+		// Never created, or deleted in Explo's UI since.
+		p.add(Change{Action: ActionCreate, ID: g.ID, Desired: g, index: i})
+	case cur == nil:
+		p.add(Change{Action: ActionAdopt, ID: g.ID, Desired: g, Current: svc, Update: Differs(g, svc), index: i})
+	default:
+		view := seenOnService(cur, svc)
+		switch {
+		case Differs(g, view):
+			p.add(Change{Action: ActionUpdate, ID: g.ID, Desired: g, Current: view, index: i})
+		case view.Token != cur.Token || view.EnvTag != cur.EnvTag:
+			p.Noop++
+			fixed := *cur
+			fixed.Token, fixed.EnvTag = view.Token, view.EnvTag
+			p.Corrected = append(p.Corrected, &fixed)
+		default:
+			p.Noop++
+		}
+	}
+}
+
+// seenOnService is the state's record of a group with what the service
+// reports laid over it: the service is the truth for every field it
+// reports, and the state for the rest (a customer's parent, which the list
+// does not show).
+func seenOnService(cur, svc *Applied) *Applied {
+	view := *cur
+	view.Name = svc.Name
+	view.Token, view.EnvTag = keep(svc.Token, cur.Token), keep(svc.EnvTag, cur.EnvTag)
+	view.Group.overlay(&svc.Group, svc.Managed)
+	return &view
 }
 
 // Differs reports whether applying g over cur would change anything.
@@ -110,83 +242,10 @@ func Differs(g *Group, cur *Applied) bool {
 	if g.Name != cur.Name || !cur.Managed.Has(g.Managed) {
 		return true
 	}
-	if g.Managed.Has(FieldIsDemo) && g.IsDemo != cur.IsDemo {
-		return true
-	}
-	if g.Managed.Has(FieldMapping) && !g.Mapping.Equal(cur.Mapping) {
-		return true
-	}
-	return g.Managed.Has(FieldProperties) && !g.Properties.Equal(cur.Properties)
-}
-
-// FieldChange is one attribute a change sets. Before and After are JSON
-// text; "" means absent (not set, or not known).
-type FieldChange struct {
-	Path   string
-	Before string
-	After  string
-}
-
-// Fields lists what c changes, attribute by attribute. It is computed on
-// demand so that a plan of a million creates does not hold a million lists.
-func (c *Change) Fields() []FieldChange {
-	if c.Desired == nil {
-		return nil
-	}
-	g, cur := c.Desired, c.Current
-	if cur == nil {
-		cur = &Applied{}
-	}
-	var out []FieldChange
-	add := func(path, before, after string) {
-		if before != after {
-			out = append(out, FieldChange{Path: path, Before: before, After: after})
+	for _, f := range fieldNames {
+		if g.Managed.Has(f.f) && !sameField(f.f, g, &cur.Group) {
+			return true
 		}
 	}
-	// An empty name in state is a group adopted but not yet corrected.
-	add("name", quoteIf(cur.Name, cur.Name != ""), strconv.Quote(g.Name))
-	if g.Managed.Has(FieldIsDemo) {
-		add("is_demo_group", boolIf(cur.IsDemo, cur.Managed.Has(FieldIsDemo)), strconv.FormatBool(g.IsDemo))
-	}
-	if g.Managed.Has(FieldMapping) {
-		diffPairs("mapping.", cur.Mapping, g.Mapping, strconv.Quote, add)
-	}
-	if g.Managed.Has(FieldProperties) {
-		diffPairs("properties.", cur.Properties, g.Properties, func(s string) string { return s }, add)
-	}
-	return out
-}
-
-func quoteIf(s string, known bool) string {
-	if !known {
-		return ""
-	}
-	return strconv.Quote(s)
-}
-
-func boolIf(b, known bool) string {
-	if !known {
-		return ""
-	}
-	return strconv.FormatBool(b)
-}
-
-// diffPairs walks two sorted key lists together and reports every key whose
-// value differs, with enc turning a stored value into JSON text.
-func diffPairs(prefix string, before, after Pairs, enc func(string) string, add func(path, before, after string)) {
-	i, j := 0, 0
-	for i < len(before) || j < len(after) {
-		switch {
-		case j == len(after) || (i < len(before) && before[i].Key < after[j].Key):
-			add(prefix+before[i].Key, enc(before[i].Value), "")
-			i++
-		case i == len(before) || after[j].Key < before[i].Key:
-			add(prefix+after[j].Key, "", enc(after[j].Value))
-			j++
-		default:
-			add(prefix+after[j].Key, enc(before[i].Value), enc(after[j].Value))
-			i++
-			j++
-		}
-	}
+	return false
 }

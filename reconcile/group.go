@@ -1,10 +1,11 @@
 // Package reconcile owns groupsync's vocabulary — desired groups, the state
-// of what was applied, plans and results — and the two operations on them:
-// [Diff], which compares a manifest with the state, and [Applier.Apply],
-// which drives an [API] until the remote side matches.
+// of what was applied, plans and results — and the operations on them:
+// [Diff], which compares the manifests with the state (and, with a
+// refresh, with what the service holds), and [Applier.Apply], which drives
+// an [API] until the service matches.
 //
-// It knows nothing of files, HTTP or terminals: manifest/, state/, explo/,
-// report/ and main adapt those to the types here.
+// It knows nothing of files, HTTP, JSON or terminals: manifest/, state/,
+// explo/, report/ and cli/ adapt those to the types here.
 package reconcile
 
 import (
@@ -22,22 +23,35 @@ const (
 	FieldIsDemo Fields = 1 << iota
 	FieldMapping
 	FieldProperties
+	// The Customer API's own fields.
+	FieldEmails
+	FieldTags
+	FieldLevel
+	FieldParent
 )
+
+// CustomerFields are the fields only the Customer API knows.
+const CustomerFields = FieldEmails | FieldTags | FieldLevel | FieldParent
+
+// fieldNames are the API names of the fields, in the order plans show them.
+var fieldNames = []struct {
+	f    Fields
+	name string
+}{
+	{FieldIsDemo, "is_demo_group"}, {FieldMapping, "mapping"}, {FieldProperties, "properties"},
+	{FieldEmails, "emails"}, {FieldTags, "group_tags"}, {FieldLevel, "hierarchy_level_name"}, {FieldParent, "parent_provided_id"},
+}
 
 // Has reports whether every field of f2 is in f.
 func (f Fields) Has(f2 Fields) bool { return f&f2 == f2 }
 
-// String lists the fields by their API names, plus the always-managed name.
+// String lists the fields by their API names, after the always-managed name.
 func (f Fields) String() string {
 	names := []string{"name"}
-	if f.Has(FieldIsDemo) {
-		names = append(names, "is_demo_group")
-	}
-	if f.Has(FieldMapping) {
-		names = append(names, "mapping")
-	}
-	if f.Has(FieldProperties) {
-		names = append(names, "properties")
+	for _, n := range fieldNames {
+		if f.Has(n.f) {
+			names = append(names, n.name)
+		}
 	}
 	return strings.Join(names, ",")
 }
@@ -85,6 +99,13 @@ func SortPairs(p Pairs) Pairs {
 	return slices.Clip(out)
 }
 
+// SortSet sorts s and drops duplicates: emails and group tags are sets, so
+// their order in a manifest or an answer never makes a change.
+func SortSet(s []string) []string {
+	slices.Sort(s)
+	return slices.Clip(slices.Compact(s))
+}
+
 // Source is where a group was declared, for error messages and report order.
 type Source struct {
 	File string
@@ -93,15 +114,45 @@ type Source struct {
 
 func (s Source) String() string { return fmt.Sprintf("%s:%d", s.File, s.Line) }
 
-// Group is one user group as a manifest wants it.
+// Group is one user group (a customer, in the Customer API) as a manifest
+// wants it.
 type Group struct {
 	ID         string
 	Name       string
 	IsDemo     bool
 	Mapping    Pairs
 	Properties Pairs
+	// Customer holds the Customer API's fields. It is nil unless one of
+	// them is managed, which keeps a group of the End User Group API small.
+	Customer *Customer
 	// Managed says which optional fields the manifest mentions. Name is
 	// always managed.
 	Managed Fields
 	Source  Source
+}
+
+// Customer is what the Customer API adds to a group.
+type Customer struct {
+	// Emails and Tags are sorted sets (see [SortSet]).
+	Emails []string
+	Tags   []string
+	// Level is the hierarchy level's name; Parent the parent's id.
+	Level  string
+	Parent string
+}
+
+// Cust returns g's Customer API fields, zero when it has none.
+func (g *Group) Cust() Customer {
+	if g.Customer == nil {
+		return Customer{}
+	}
+	return *g.Customer
+}
+
+// ParentID returns the id of g's parent when g manages one.
+func (g *Group) ParentID() string {
+	if !g.Managed.Has(FieldParent) {
+		return ""
+	}
+	return g.Cust().Parent
 }

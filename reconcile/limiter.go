@@ -3,69 +3,241 @@ package reconcile
 import (
 	"context"
 	"sync"
-
-	"golang.org/x/time/rate"
+	"time"
 )
 
-// Limiter is the one client-side rate limit shared by every worker of a run.
-// It adapts: a 429 means the real limit is lower than configured (another
-// job on the same IP, say), so the rate is halved, then it climbs back
-// additively with each success, like TCP's congestion window. That keeps a
-// misconfigured or crowded run to a few 429s instead of a storm.
+// Limiter is the one client-side rate limit shared by every worker of a
+// run. It models the service's limiter, a sliding log of accepted requests
+// (Django REST Framework's throttle, see API.md): a quota of calls per
+// window, of which no window of time may hold more, sent evenly rather
+// than in a burst.
+//
+// It learns from 429s. A 429 says the service's window is full: the quota
+// drops to what the service accepted in the last window (another job on
+// the same IP takes the rest), every worker waits for one shared instant
+// (the Retry-After, or when the oldest send leaves the window), and the
+// quota climbs back by one for each window without a 429. Waits are
+// checked against the log whenever it changes, never fixed in advance, so
+// a call that asked during a slump does not sleep past the recovery.
 type Limiter struct {
-	lim *rate.Limiter
-	max rate.Limit
+	clock Clock
+	// maxQuota per window is the configured rate, never exceeded.
+	maxQuota  int
+	maxWindow time.Duration
 
-	mu sync.Mutex
-	// gen counts cuts. A call carries the generation it started in, and
-	// only a 429 from a call sent at the current rate cuts it again: the
-	// 429s of calls already in flight at the old rate say nothing new.
-	gen uint64
+	mu     sync.Mutex
+	quota  int
+	window time.Duration
+	// sends are the sends not refused, oldest first, within the window;
+	// last is the latest send, refused or not, which pacing counts from.
+	sends     []send
+	last      time.Time
+	nextID    uint64
+	first     time.Time
+	notBefore time.Time
+	// lastAdjust is when the quota last dropped: a 429 of a call sent
+	// before it says nothing new.
+	lastAdjust time.Time
+	// calm is when the last 429 arrived or the quota last climbed.
+	calm      time.Time
+	throttled bool
+	// changed is closed and replaced whenever waiters should look again.
+	changed chan struct{}
+}
+
+type send struct {
+	at time.Time
+	id uint64
 }
 
 // Ticket is what [Limiter.Wait] hands a call, to be given back to
 // [Limiter.Throttled] if the call is refused.
-type Ticket struct{ gen uint64 }
-
-// NewLimiter returns a limiter of perSecond calls with no burst, so that
-// concurrency never sends more than one call at a time above the rate.
-func NewLimiter(perSecond float64) *Limiter {
-	return &Limiter{lim: rate.NewLimiter(rate.Limit(perSecond), 1), max: rate.Limit(perSecond)}
+type Ticket struct {
+	id uint64
+	at time.Time
 }
 
-// Wait blocks until a call may start.
+// margin widens the window by 2%, so that the jitter between sending a
+// call and its arrival never lands call i+quota inside the service's
+// window of call i.
+const margin = 1.02
+
+// maxLearnedWindow bounds the window a Retry-After can teach.
+const maxLearnedWindow = time.Hour
+
+// NewLimiter returns a limiter of quota calls per window on clock c.
+func NewLimiter(quota int, window time.Duration, c Clock) *Limiter {
+	quota = max(quota, 1)
+	return &Limiter{clock: c, maxQuota: quota, maxWindow: window, quota: quota, window: window, changed: make(chan struct{})}
+}
+
+// Quota returns the current quota and window.
+func (l *Limiter) Quota() (int, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.quota, l.window
+}
+
+// Interval is the time between two sends at the configured rate.
+func (l *Limiter) Interval() time.Duration {
+	return time.Duration(float64(l.maxWindow) * margin / float64(l.maxQuota))
+}
+
+// Wait blocks until a call may start, and records it as sent.
 func (l *Limiter) Wait(ctx context.Context) (Ticket, error) {
-	if err := l.lim.Wait(ctx); err != nil {
-		return Ticket{}, err
+	for {
+		if err := ctx.Err(); err != nil {
+			return Ticket{}, err
+		}
+		l.mu.Lock()
+		now := l.clock.Now()
+		l.climb(now)
+		at := l.earliest(now)
+		if !at.After(now) {
+			t := l.take(now)
+			l.mu.Unlock()
+			return t, nil
+		}
+		changed := l.changed
+		l.mu.Unlock()
+		timer := l.clock.NewTimer(at.Sub(now))
+		select {
+		case <-timer.C():
+		case <-changed:
+		case <-ctx.Done():
+			timer.Stop()
+			return Ticket{}, ctx.Err()
+		}
+		timer.Stop()
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return Ticket{gen: l.gen}, nil
 }
 
-// Rate returns the current rate in calls per second.
-func (l *Limiter) Rate() float64 { return float64(l.lim.Limit()) }
+func (l *Limiter) span() time.Duration { return time.Duration(float64(l.window) * margin) }
 
-// minRate keeps the limiter from stalling: one call per ten seconds still
-// probes whether the service has recovered.
-const minRate = 0.1
+// earliest is when the next call may start: not before the shared
+// instant, one interval after the last send, and once the oldest send of a
+// full window has left it.
+func (l *Limiter) earliest(now time.Time) time.Time {
+	span := l.span()
+	l.prune(now)
+	at := l.notBefore
+	if !l.last.IsZero() {
+		at = later(at, l.last.Add(span/time.Duration(l.quota)))
+	}
+	if n := len(l.sends); n >= l.quota {
+		if oldest := l.sends[n-l.quota].at; oldest.After(now.Add(-span)) {
+			at = later(at, oldest.Add(span))
+		}
+	}
+	return at
+}
 
-// Throttled halves the rate after a 429 of a call sent at the current rate.
-func (l *Limiter) Throttled(t Ticket) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if t.gen != l.gen {
+// maxHistory bounds the sends kept to learn a window from.
+const maxHistory = 1 << 16
+
+// prune drops the sends that no longer matter: those older than the
+// window, and, until the first 429 teaches a window, those older than the
+// longest window it could teach.
+func (l *Limiter) prune(now time.Time) {
+	horizon := l.span()
+	if !l.throttled {
+		horizon = maxLearnedWindow
+	}
+	cut := now.Add(-horizon)
+	i := 0
+	for i < len(l.sends) && !l.sends[i].at.After(cut) {
+		i++
+	}
+	if n := len(l.sends) - i; n > maxHistory {
+		i += n - maxHistory
+	}
+	if i > 0 {
+		l.sends = append(l.sends[:0], l.sends[i:]...)
+	}
+}
+
+func (l *Limiter) take(now time.Time) Ticket {
+	l.nextID++
+	if l.first.IsZero() {
+		l.first, l.calm = now, now
+	}
+	l.sends = append(l.sends, send{at: now, id: l.nextID})
+	l.last = now
+	return Ticket{id: l.nextID, at: now}
+}
+
+// climb raises the quota by one for each window of sending without a
+// 429; the wait a 429 imposed does not count.
+func (l *Limiter) climb(now time.Time) {
+	limit := max(l.maxQuota*int(l.window/l.maxWindow), l.maxQuota)
+	if l.calm.IsZero() {
 		return
 	}
-	l.gen++
-	l.lim.SetLimit(max(l.lim.Limit()/2, minRate))
+	l.calm = later(l.calm, l.notBefore)
+	for l.quota < limit && now.Sub(l.calm) >= l.window {
+		l.quota++
+		l.calm = l.calm.Add(l.window)
+	}
 }
 
-// Succeeded raises the rate by a fiftieth of the configured rate, up to it.
-func (l *Limiter) Succeeded() {
+// Throttled tells the limiter that the call of t was refused with a 429,
+// and what Retry-After it carried.
+func (l *Limiter) Throttled(t Ticket, retryAfter time.Duration, has bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if r := l.lim.Limit(); r < l.max {
-		l.lim.SetLimit(min(r+l.max/50, l.max))
+	now := l.clock.Now()
+	for i := len(l.sends) - 1; i >= 0; i-- {
+		if l.sends[i].id == t.id {
+			l.sends = append(l.sends[:i], l.sends[i+1:]...)
+			break
+		}
 	}
+	l.calm = now
+	if t.at.Before(l.lastAdjust) {
+		return
+	}
+	if !l.throttled {
+		l.throttled = true
+		l.learnWindow(now, retryAfter, has)
+	}
+	// What the service accepted in its last window, calls in flight
+	// included; when every send was refused there is nothing to learn.
+	n := 0
+	for _, s := range l.sends {
+		if s.at.After(now.Add(-l.window)) {
+			n++
+		}
+	}
+	if n > 0 {
+		l.quota = n
+	}
+	if has {
+		l.notBefore = later(l.notBefore, now.Add(retryAfter))
+	}
+	l.lastAdjust = now
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// learnWindow learns the service's window from the first 429 of a run.
+// The service says when its oldest request leaves its window; when that
+// is well past a window of ours, its window is longer than configured
+// (`--rate 5/s` against 180 a minute) and began with our first send. A
+// Retry-After just past one window is the rounding of an HTTP date, and
+// teaches nothing.
+func (l *Limiter) learnWindow(now time.Time, retryAfter time.Duration, has bool) {
+	if !has || retryAfter < 2*l.window {
+		return
+	}
+	w := now.Add(retryAfter).Sub(l.first).Truncate(time.Second)
+	if w > l.window && w <= maxLearnedWindow {
+		l.window = w
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

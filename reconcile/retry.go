@@ -1,30 +1,31 @@
 package reconcile
 
 import (
-	"context"
 	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
 )
 
-// RetryPolicy says how hard apply tries before a group fails.
+// RetryPolicy says how hard apply tries before a group fails. It is for
+// failures (5xx, timeouts, broken connections); a 429 is not a failure and
+// is answered by the [Limiter] instead.
 type RetryPolicy struct {
-	// MaxAttempts bounds the calls for one request, first try included.
+	// MaxAttempts bounds the failed attempts of one request, first try
+	// included; 429s do not count.
 	MaxAttempts int
 	// Base and Cap bound the exponential backoff: the wait before retry n
 	// is drawn uniformly from [0, min(Cap, Base·2ⁿ)) ("full jitter"), so
 	// workers that failed together do not come back together.
 	Base, Cap time.Duration
-	// MaxRetryAfter caps how long a Retry-After may make a call wait. A
-	// server asking for longer fails the group with that reason instead of
-	// hanging a cron job.
+	// MaxRetryAfter caps how long a failure's Retry-After may make a call
+	// wait. A server asking for longer fails the group with that reason
+	// instead of hanging a cron job.
 	MaxRetryAfter time.Duration
-	// BudgetFloor and BudgetRatio bound retries of failures (5xx, timeouts,
-	// broken connections) over the whole run: BudgetFloor retries, plus
-	// BudgetRatio more for each call that succeeded. A service that fails
-	// more than that is down, and the run stops rather than hammer it.
-	// 429s are not counted: they are answered by slowing the limiter.
+	// BudgetFloor and BudgetRatio bound retries of failures over the whole
+	// run: BudgetFloor retries, plus BudgetRatio more for each call that
+	// succeeded. A service that fails more than that is down, and the run
+	// stops rather than hammer it.
 	BudgetFloor int
 	BudgetRatio float64
 }
@@ -42,15 +43,12 @@ func DefaultRetryPolicy() RetryPolicy {
 }
 
 // ErrRetryBudget is returned by Apply when failures used up the retry budget.
-var ErrRetryBudget = errors.New("the service keeps failing: retry budget exhausted, stopping")
+var ErrRetryBudget = errors.New("the service keeps failing: retry budget exhausted")
 
-// errStopped marks a call that never started because the run was stopped.
-var errStopped = errors.New("not started: the run was interrupted")
-
-func (p RetryPolicy) backoff(attempt int) time.Duration {
+func (p RetryPolicy) backoff(failures int) time.Duration {
 	d := p.Cap
-	if attempt < 30 && p.Base<<attempt < p.Cap {
-		d = p.Base << attempt
+	if failures < 30 && p.Base<<failures < p.Cap {
+		d = p.Base << failures
 	}
 	if d <= 0 {
 		return 0
@@ -83,19 +81,4 @@ func (b *budget) spend() bool {
 	}
 	b.tokens--
 	return true
-}
-
-// sleep waits d or until ctx is done, and reports whether it waited in full.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

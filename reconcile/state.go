@@ -28,30 +28,58 @@ type State struct {
 // NewState returns an empty state.
 func NewState() *State { return &State{Groups: map[string]*Applied{}} }
 
-// Merge returns the record of g after it was sent: g's managed fields over
-// prev's (prev may be nil), with the token and environment from the answer.
+// keep is the one token rule: a group's token is the one the service last
+// answered with; an answer without one (an update, a failure) leaves the
+// token it had. The same goes for the environment tag.
+func keep(answer, earlier string) string {
+	if answer != "" {
+		return answer
+	}
+	return earlier
+}
+
+// Merge returns the record of g after the service answered r: g's managed
+// fields over prev's (prev may be nil), with the token and environment of
+// the answer under the token rule.
 func Merge(prev *Applied, g *Group, r Remote, now time.Time) *Applied {
-	a := &Applied{Token: r.Token, EnvTag: r.EnvTag, AppliedAt: now}
+	a := &Applied{AppliedAt: now}
 	if prev != nil {
 		a.Group = prev.Group
-		if a.Token == "" {
-			a.Token = prev.Token
-		}
-		if a.EnvTag == "" {
-			a.EnvTag = prev.EnvTag
-		}
+		a.Token, a.EnvTag = prev.Token, prev.EnvTag
 	}
-	a.ID, a.Name = g.ID, g.Name
-	a.Source = Source{}
-	if g.Managed.Has(FieldIsDemo) {
-		a.IsDemo = g.IsDemo
-	}
-	if g.Managed.Has(FieldMapping) {
-		a.Mapping = g.Mapping
-	}
-	if g.Managed.Has(FieldProperties) {
-		a.Properties = g.Properties
-	}
-	a.Managed |= g.Managed
+	a.Token, a.EnvTag = keep(r.Token, a.Token), keep(r.EnvTag, a.EnvTag)
+	a.ID, a.Name, a.Source = g.ID, g.Name, Source{}
+	a.Group.overlay(g, g.Managed)
 	return a
+}
+
+// overlay copies the fields of src that are in f onto g, and marks them
+// managed.
+func (g *Group) overlay(src *Group, f Fields) {
+	if f.Has(FieldIsDemo) {
+		g.IsDemo = src.IsDemo
+	}
+	if f.Has(FieldMapping) {
+		g.Mapping = src.Mapping
+	}
+	if f.Has(FieldProperties) {
+		g.Properties = src.Properties
+	}
+	if f&CustomerFields != 0 {
+		c, s := g.Cust(), src.Cust()
+		if f.Has(FieldEmails) {
+			c.Emails = s.Emails
+		}
+		if f.Has(FieldTags) {
+			c.Tags = s.Tags
+		}
+		if f.Has(FieldLevel) {
+			c.Level = s.Level
+		}
+		if f.Has(FieldParent) {
+			c.Parent = s.Parent
+		}
+		g.Customer = &c
+	}
+	g.Managed |= f
 }

@@ -7,13 +7,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
 // Persist loads the store from path when it exists and then writes it back
 // after every change (at most every 100ms), so `groupsync sandbox --data`
-// keeps its groups across restarts. The returned stop writes the last
-// changes and ends the writer.
+// keeps its groups across restarts. Each write is atomic and synced. The
+// returned stop writes the last changes, ends the writer, and returns the
+// first error any write met.
 func (s *Server) Persist(path string) (stop func() error, err error) {
 	data, err := os.ReadFile(path)
 	switch {
@@ -26,7 +28,14 @@ func (s *Server) Persist(path string) (stop func() error, err error) {
 			return nil, fmt.Errorf("%s: not a sandbox data file: %w", path, err)
 		}
 		s.mu.Lock()
-		s.groups = groups
+		for id, g := range groups {
+			if g == nil || g.ID != id {
+				s.mu.Unlock()
+				return nil, fmt.Errorf("%s: not a sandbox data file: the entry %q is not a group of that id", path, id)
+			}
+			s.groups[id] = g
+			s.seq = max(s.seq, g.Seq)
+		}
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
@@ -36,14 +45,20 @@ func (s *Server) Persist(path string) (stop func() error, err error) {
 	done := make(chan struct{})
 	result := make(chan error, 1)
 	go func() {
-		var last error
+		var first error
+		keep := func(err error) {
+			if first == nil {
+				first = err
+			}
+		}
 		for {
 			select {
 			case <-dirty:
-				last = s.save(path)
-				time.Sleep(100 * time.Millisecond)
+				keep(s.save(path))
+				time.Sleep(100 * time.Millisecond) // batches a burst of changes into one write
 			case <-done:
-				result <- errors.Join(last, s.save(path))
+				keep(s.save(path))
+				result <- first
 				return
 			}
 		}
@@ -69,7 +84,8 @@ func (s *Server) save(path string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".sandbox-*")
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".sandbox-*")
 	if err != nil {
 		return err
 	}
@@ -78,8 +94,23 @@ func (s *Server) save(path string) error {
 		tmp.Close()
 		return err
 	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
 }

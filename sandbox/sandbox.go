@@ -1,11 +1,19 @@
-// Package sandbox is a local Explo End User Group API, faithful to API.md:
-// the auth header, get-or-create, updates of existing groups only, success: 0
-// errors, a rate limit answered with 429, and injectable latency and faults.
-// `groupsync sandbox` serves it; tests wrap [New] in httptest.NewServer.
+// Package sandbox is a local Explo API, faithful to API.md: both the End
+// User Group API and the Customer API over one store of customers, the
+// auth header, the slash rule, get-or-create, partial updates, the list
+// with its paging, delete with its cascade, token rotation, hierarchy
+// levels and group tags, success: 0 errors, and a rate limit shared by
+// every endpoint (Django REST Framework's sliding log by default, or a
+// fixed window or a token bucket). It can also misbehave on purpose:
+// latency, faults, and hostile modes (redirects, answers about another
+// group, echoed tokens, 429 storms, pages that are not the API) that the
+// client must survive.
 //
+// `groupsync sandbox` serves it; tests wrap [New] in httptest.NewServer.
 // It shares no code with the client in explo/ on purpose: it is a second,
-// independent reading of the API contract, so a client mistake shows up as
-// a failing test rather than as an agreement between two copies of a bug.
+// independent reading of the API contract, so a client mistake shows up
+// as a failing test rather than as an agreement between two copies of a
+// bug.
 package sandbox
 
 import (
@@ -14,10 +22,9 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Fault is a kind of injected failure.
@@ -47,6 +54,8 @@ const (
 	RetryAfterNone    RetryAfterMode = "none"
 	RetryAfterSeconds RetryAfterMode = "seconds"
 	RetryAfterDate    RetryAfterMode = "date"
+	// RetryAfterMixed cycles through none, seconds and date.
+	RetryAfterMixed RetryAfterMode = "mixed"
 )
 
 // Config sets up a sandbox. The zero value of each field is the documented
@@ -54,11 +63,14 @@ const (
 type Config struct {
 	// Token is the API token the service accepts.
 	Token string
-	// Rate is the allowed requests per second across all endpoints; 0
-	// means Explo's documented 180 a minute. Negative disables the limit.
-	Rate float64
-	// Burst is how many requests may arrive at once; 0 means one second's
-	// worth of Rate.
+	// Quota requests per Window are allowed across all endpoints. Zero
+	// means Explo's documented 180 a minute; a negative Quota disables the
+	// limit.
+	Quota  int
+	Window time.Duration
+	// Limiter is the model of the limit: DRF's sliding log (the default),
+	// a fixed window or a token bucket of Burst.
+	Limiter    LimiterModel
 	Burst      int
 	RetryAfter RetryAfterMode
 	// Latency delays every answer.
@@ -68,34 +80,60 @@ type Config struct {
 	// Faults are the kinds FailRate draws from; nil means all of them.
 	Faults    []Fault
 	SlowDelay time.Duration
-	// Reject answers 400 success: 0 with this message for named group ids.
+	// Reject answers 400 success: 0 with this message for named ids.
 	Reject map[string]string
 	// EnvTag is the api_environment_tag of new groups; "" is "Customer".
 	EnvTag string
+	// AccessGroup is the data visibility group of the API token.
+	AccessGroup string
+	// Levels are the hierarchy levels, highest first; nil is
+	// Organization, Department, Team.
+	Levels []string
+	// Tags are the group tags that exist; nil is gold, silver, eu, us.
+	Tags []string
+	// ListStyle "count" answers the list with count, next and previous,
+	// as an older revision of the docs shows; otherwise total_count.
+	ListStyle string
+	// Hostile modes, off by default.
+	Hostile []Hostile
+	// RedirectTo is where HostileRedirect sends requests.
+	RedirectTo string
 	// Seed makes fault injection reproducible; 0 picks one at random.
 	Seed uint64
 	// RecordRequests keeps every authorised request for [Server.Requests].
 	RecordRequests bool
+	// Now is the limiter's clock; nil is time.Now.
+	Now func() time.Time
 }
 
-// Group is a user group as the service holds it.
+// Group is a customer (a user group) as the service holds it.
 type Group struct {
-	ID         string            `json:"provided_id"`
-	Name       string            `json:"name"`
-	IsDemo     bool              `json:"is_demo_group"`
-	Mapping    map[string]string `json:"mapping"`
-	Properties json.RawMessage   `json:"properties"`
-	Token      string            `json:"token"`
-	EnvTag     string            `json:"api_environment_tag"`
-	TeamID     int               `json:"team_id"`
+	ID          string            `json:"provided_id"`
+	Name        string            `json:"name"`
+	IsDemo      bool              `json:"is_demo_group"`
+	Mapping     map[string]string `json:"mapping"`
+	Properties  json.RawMessage   `json:"properties"`
+	Emails      []string          `json:"emails"`
+	Tags        []string          `json:"group_tags"`
+	Level       string            `json:"hierarchy_level"`
+	Parent      string            `json:"parent_provided_id,omitempty"`
+	Token       string            `json:"token"`
+	EnvTag      string            `json:"api_environment_tag"`
+	AccessGroup string            `json:"access_group"`
+	TeamID      int               `json:"team_id"`
+	// Seq orders the list: the order of creation.
+	Seq int `json:"seq"`
 }
 
 // Stats counts what the sandbox answered.
 type Stats struct {
-	Requests int // every request, whatever the answer
-	Creates  int // create calls that created a group
-	Gets     int // create calls that found an existing group
-	Updates  int // update calls that changed a group
+	Requests  int // every request, whatever the answer
+	Creates   int // create calls that created a group
+	Gets      int // create calls that found an existing group
+	Updates   int // update calls that changed a group
+	Deletes   int // delete calls (cascades not counted)
+	Rotations int
+	Lists     int
 	Throttled,
 	Unauthorized,
 	Rejected,
@@ -104,57 +142,74 @@ type Stats struct {
 	Paths map[string]int
 }
 
-// Request is one recorded call: its path and the keys of its body.
+// Request is one recorded call.
 type Request struct {
-	Path string
-	Body map[string]json.RawMessage
+	Method, Path, Query string
+	Body                map[string]json.RawMessage
+	// Auth is the Explo-Authorization header it came with.
+	Auth string
 }
 
 // Server is the sandbox. It is safe for concurrent use.
 type Server struct {
 	cfg     Config
-	limiter *rate.Limiter
-	mux     *http.ServeMux
+	limiter limiter
 
 	mu       sync.Mutex
 	groups   map[string]*Group
+	seq      int
 	stats    Stats
 	requests []Request
 	rng      *rand.Rand
 	dirty    chan struct{}
+	hostile  map[Hostile]bool
+	answers  int // for hostile modes that vary
+	gate     *gate
 }
 
 const teamID = 1
 
 // New returns a sandbox with an empty store.
 func New(cfg Config) *Server {
-	if cfg.Rate == 0 {
-		cfg.Rate = 3
+	if cfg.Quota == 0 {
+		cfg.Quota, cfg.Window = 180, time.Minute
+	}
+	if cfg.Window == 0 {
+		cfg.Window = time.Second
+	}
+	if cfg.RetryAfter == "" {
+		cfg.RetryAfter = RetryAfterSeconds
 	}
 	if cfg.EnvTag == "" {
 		cfg.EnvTag = "Customer"
 	}
+	if cfg.AccessGroup == "" {
+		cfg.AccessGroup = "Production"
+	}
+	if cfg.Levels == nil {
+		cfg.Levels = []string{"Organization", "Department", "Team"}
+	}
+	if cfg.Tags == nil {
+		cfg.Tags = []string{"gold", "silver", "eu", "us"}
+	}
 	if cfg.Faults == nil {
 		cfg.Faults = AllFaults
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	seed := cfg.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	s := &Server{cfg: cfg, groups: map[string]*Group{}, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	s := &Server{cfg: cfg, groups: map[string]*Group{}, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), hostile: map[Hostile]bool{}}
 	s.stats.Paths = map[string]int{}
-	if cfg.Rate > 0 {
-		burst := cfg.Burst
-		if burst <= 0 {
-			burst = max(1, int(cfg.Rate))
-		}
-		s.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), burst)
+	for _, h := range cfg.Hostile {
+		s.hostile[h] = true
 	}
-	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("/api/create_user_group/", s.create)
-	// Older documentation shows create under /embed/.
-	s.mux.HandleFunc("/embed/create_user_group/", s.create)
-	s.mux.HandleFunc("/api/update_user_group/", s.update)
+	if cfg.Quota > 0 {
+		s.limiter = newLimiter(cfg.Limiter, cfg.Quota, cfg.Window, cfg.Burst)
+	}
 	return s
 }
 
@@ -174,14 +229,61 @@ func (s *Server) Groups() map[string]Group {
 func (s *Server) Put(g Group) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.put(&g)
+}
+
+func (s *Server) put(g *Group) {
 	if g.Token == "" {
 		g.Token = newToken()
 	}
 	if g.EnvTag == "" {
 		g.EnvTag = s.cfg.EnvTag
 	}
+	if g.AccessGroup == "" {
+		g.AccessGroup = s.cfg.AccessGroup
+	}
+	if g.Level == "" {
+		g.Level = s.cfg.Levels[0]
+	}
+	if g.Mapping == nil {
+		g.Mapping = map[string]string{}
+	}
 	g.TeamID = teamID
-	s.groups[g.ID] = &g
+	s.seq++
+	g.Seq = s.seq
+	s.groups[g.ID] = g
+	s.markDirty()
+}
+
+// Change edits a group behind the client's back, as someone in Explo's
+// UI would. It reports whether the group exists.
+func (s *Server) Change(id string, edit func(*Group)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[id]
+	if g == nil {
+		return false
+	}
+	edit(g)
+	s.markDirty()
+	return true
+}
+
+// Delete deletes a group and every group below it, as Explo's UI would.
+func (s *Server) Delete(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cascade(id)
+}
+
+// cascade deletes id and its descendants. Callers hold s.mu.
+func (s *Server) cascade(id string) {
+	delete(s.groups, id)
+	for cid, g := range s.groups {
+		if g.Parent == id {
+			s.cascade(cid)
+		}
+	}
 	s.markDirty()
 }
 
@@ -213,14 +315,14 @@ func (s *Server) ResetStats() {
 	s.requests = nil
 }
 
-// ServeHTTP answers one request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-// newToken makes a customer token as random as a real one.
-func newToken() string {
-	b := make([]byte, 24)
-	_, _ = crand.Read(b)
-	return hex.EncodeToString(b)
+// Reject answers 400 success: 0 with msg to every call about id.
+func (s *Server) Reject(id, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg.Reject == nil {
+		s.cfg.Reject = map[string]string{}
+	}
+	s.cfg.Reject[id] = msg
 }
 
 // Unreject stops rejecting id.
@@ -229,3 +331,42 @@ func (s *Server) Unreject(id string) {
 	defer s.mu.Unlock()
 	delete(s.cfg.Reject, id)
 }
+
+// SetHostile replaces the hostile modes in force.
+func (s *Server) SetHostile(modes ...Hostile) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hostile = map[Hostile]bool{}
+	for _, h := range modes {
+		s.hostile[h] = true
+	}
+}
+
+// SetQuota changes the limit's quota, as Explo did in 2025: a client over
+// a lowered quota gets 429s without Retry-After.
+func (s *Server) SetQuota(n int) {
+	if s.limiter != nil {
+		s.limiter.setQuota(n)
+	}
+}
+
+// newToken makes a customer token as random as a real one.
+func newToken() string {
+	b := make([]byte, 24)
+	_, _ = crand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// levelIndex is the rank of a level, 0 for the highest; -1 when unknown.
+func (s *Server) levelIndex(name string) int {
+	return slices.Index(s.cfg.Levels, name)
+}
+
+func (s *Server) count(f func(*Stats)) {
+	s.mu.Lock()
+	f(&s.stats)
+	s.mu.Unlock()
+}
+
+// ServeHTTP answers one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r) }

@@ -17,7 +17,12 @@ const token = "sandbox-test-token"
 
 func post(t *testing.T, url, path, body string) (*http.Response, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
+	return call(t, "POST", url, path, body)
+}
+
+func call(t *testing.T, method, url, path, body string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
 	req.Header.Set("Explo-Authorization", "Token "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -43,14 +48,14 @@ func start(t *testing.T, cfg Config) (*Server, string) {
 func TestSandbox_RateLimit(t *testing.T) {
 	for _, mode := range []RetryAfterMode{RetryAfterNone, RetryAfterSeconds, RetryAfterDate} {
 		t.Run(string(mode), func(t *testing.T) {
-			s, url := start(t, Config{Rate: 1.0 / 60, Burst: 2, RetryAfter: mode})
+			s, url := start(t, Config{Quota: 2, Window: time.Minute, RetryAfter: mode})
 			for i := range 2 {
 				if resp, _ := post(t, url, "/api/create_user_group/", `{"user_group_id": "a", "name": "A"}`); resp.StatusCode != 200 {
 					t.Fatalf("call %d: %d", i, resp.StatusCode)
 				}
 			}
 			resp, body := post(t, url, "/api/create_user_group/", `{"user_group_id": "a", "name": "A"}`)
-			if resp.StatusCode != 429 || body["success"] != float64(0) {
+			if resp.StatusCode != 429 || !strings.HasPrefix(body["detail"].(string), "Request was throttled.") {
 				t.Fatalf("third call: %d %v, want 429", resp.StatusCode, body)
 			}
 			ra := resp.Header.Get("Retry-After")
@@ -60,12 +65,12 @@ func TestSandbox_RateLimit(t *testing.T) {
 					t.Errorf("Retry-After %q, want none", ra)
 				}
 			case RetryAfterSeconds:
-				if n, err := strconv.Atoi(ra); err != nil || n < 55 || n > 60 {
+				if n, err := strconv.Atoi(ra); err != nil || n < 58 || n > 60 {
 					t.Errorf("Retry-After %q, want about 60 seconds", ra)
 				}
 			case RetryAfterDate:
 				when, err := http.ParseTime(ra)
-				if d := time.Until(when); err != nil || d < 55*time.Second || d > 62*time.Second {
+				if d := time.Until(when); err != nil || d < 57*time.Second || d > 62*time.Second {
 					t.Errorf("Retry-After %q, want a date about a minute ahead", ra)
 				}
 			}
@@ -77,7 +82,7 @@ func TestSandbox_RateLimit(t *testing.T) {
 }
 
 func TestSandbox_Semantics(t *testing.T) {
-	s, url := start(t, Config{Rate: -1})
+	s, url := start(t, Config{Quota: -1})
 	_, first := post(t, url, "/api/create_user_group/", `{"user_group_id": "a", "name": "A", "mapping": {"40": "1"}, "properties": {"x": 1}}`)
 	if first["new_user_group"] != true {
 		t.Fatalf("first create = %v", first)
@@ -119,7 +124,7 @@ func TestSandbox_Semantics(t *testing.T) {
 func TestSandbox_Faults(t *testing.T) {
 	for _, f := range AllFaults {
 		t.Run(string(f), func(t *testing.T) {
-			s, url := start(t, Config{Rate: -1, FailRate: 1, Faults: []Fault{f}, SlowDelay: 300 * time.Millisecond})
+			s, url := start(t, Config{Quota: -1, FailRate: 1, Faults: []Fault{f}, SlowDelay: 300 * time.Millisecond})
 			client := &http.Client{Timeout: 100 * time.Millisecond}
 			req, _ := http.NewRequest("POST", url+"/api/create_user_group/", strings.NewReader(`{"user_group_id": "a", "name": "A"}`))
 			req.Header.Set("Explo-Authorization", "Token "+token)
@@ -150,7 +155,7 @@ func TestSandbox_Faults(t *testing.T) {
 
 func TestSandbox_Persist(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data.json")
-	s, url := start(t, Config{Rate: -1})
+	s, url := start(t, Config{Quota: -1})
 	stop, err := s.Persist(path)
 	if err != nil {
 		t.Fatal(err)

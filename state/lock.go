@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"groupsync/internal/atomicfile"
 )
 
 // Lock is an OS advisory lock on PATH.lock. The OS releases it when the
@@ -30,7 +32,7 @@ func (e *LockedError) Error() string {
 
 // Acquire takes the lock at path without waiting.
 func Acquire(path string) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := atomicfile.Create(path, os.O_RDWR)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}

@@ -19,6 +19,11 @@ type SavedPlan struct {
 	// plan when the state has moved since.
 	Serial int64
 	Groups []reconcile.Group
+	// API, Refresh and Prune are the flags the plan was made with, which
+	// apply uses again.
+	API     string
+	Refresh bool
+	Prune   bool
 }
 
 type planFile struct {
@@ -29,13 +34,16 @@ type planFile struct {
 	Groups        []*wireGroup `json:"groups"`
 	Files         []string     `json:"files"`
 	Lines         []int        `json:"lines"`
+	API           string       `json:"api,omitempty"`
+	Refresh       bool         `json:"refresh,omitempty"`
+	Prune         bool         `json:"prune,omitempty"`
 }
 
 const planKind = "groupsync-plan"
 
 // WritePlan saves p at path.
 func WritePlan(path string, p *SavedPlan) error {
-	f := planFile{Kind: planKind, FormatVersion: FormatVersion, APIURL: p.APIURL, StateSerial: p.Serial}
+	f := planFile{Kind: planKind, FormatVersion: FormatVersion, APIURL: p.APIURL, StateSerial: p.Serial, API: p.API, Refresh: p.Refresh, Prune: p.Prune}
 	for i := range p.Groups {
 		g := &p.Groups[i]
 		w := toWire(&reconcile.Applied{Group: *g})
@@ -43,6 +51,9 @@ func WritePlan(path string, p *SavedPlan) error {
 		f.Groups = append(f.Groups, w)
 		f.Files = append(f.Files, g.Source.File)
 		f.Lines = append(f.Lines, g.Source.Line)
+	}
+	if err := atomicfile.Sweep(path); err != nil {
+		return err
 	}
 	return atomicfile.Write(path, atomicfile.Options{}, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
@@ -67,7 +78,7 @@ func ReadPlan(path string) (*SavedPlan, error) {
 	if len(f.Files) != len(f.Groups) || len(f.Lines) != len(f.Groups) {
 		return nil, fmt.Errorf("%s is damaged: its group and source lists differ in length", path)
 	}
-	p := &SavedPlan{APIURL: f.APIURL, Serial: f.StateSerial, Groups: make([]reconcile.Group, len(f.Groups))}
+	p := &SavedPlan{APIURL: f.APIURL, Serial: f.StateSerial, Groups: make([]reconcile.Group, len(f.Groups)), API: f.API, Refresh: f.Refresh, Prune: f.Prune}
 	for i, w := range f.Groups {
 		a, err := w.applied(w.ID)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -46,9 +47,15 @@ type wireGroup struct {
 	// place: a map per group would double the cost of reading a state.
 	Mapping    json.RawMessage `json:"mapping,omitempty"`
 	Properties json.RawMessage `json:"properties,omitempty"`
-	Token      string          `json:"token"`
+	Emails     *[]string       `json:"emails,omitempty"`
+	Tags       *[]string       `json:"group_tags,omitempty"`
+	Level      *string         `json:"hierarchy_level_name,omitempty"`
+	Parent     *string         `json:"parent_provided_id,omitempty"`
+	Token      string          `json:"token,omitempty"`
 	EnvTag     string          `json:"api_environment_tag,omitempty"`
 	AppliedAt  time.Time       `json:"applied_at"`
+	// Deleted marks a journal entry of a group deleted on the service.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 func toWire(a *reconcile.Applied) *wireGroup {
@@ -65,6 +72,19 @@ func toWire(a *reconcile.Applied) *wireGroup {
 		w.Properties = json.RawMessage(canonjson.Object(len(a.Properties), func(i int) (string, string) {
 			return a.Properties[i].Key, a.Properties[i].Value
 		}))
+	}
+	c := a.Cust()
+	if a.Managed.Has(reconcile.FieldEmails) {
+		w.Emails = &c.Emails
+	}
+	if a.Managed.Has(reconcile.FieldTags) {
+		w.Tags = &c.Tags
+	}
+	if a.Managed.Has(reconcile.FieldLevel) {
+		w.Level = &c.Level
+	}
+	if a.Managed.Has(reconcile.FieldParent) {
+		w.Parent = &c.Parent
 	}
 	return w
 }
@@ -113,7 +133,33 @@ func (w *wireGroup) appliedInterned(id string, in interner) (*reconcile.Applied,
 			return nil, fmt.Errorf("group %q: properties: %w", id, err)
 		}
 	}
+	w.customer(a, in)
 	return a, nil
+}
+
+// customer reads the Customer API's fields into a.
+func (w *wireGroup) customer(a *reconcile.Applied, in interner) {
+	if w.Emails == nil && w.Tags == nil && w.Level == nil && w.Parent == nil {
+		return
+	}
+	c := &reconcile.Customer{}
+	if w.Emails != nil {
+		a.Managed |= reconcile.FieldEmails
+		c.Emails = reconcile.SortSet(*w.Emails)
+	}
+	if w.Tags != nil {
+		a.Managed |= reconcile.FieldTags
+		c.Tags = reconcile.SortSet(*w.Tags)
+	}
+	if w.Level != nil {
+		a.Managed |= reconcile.FieldLevel
+		c.Level = in.get(*w.Level)
+	}
+	if w.Parent != nil {
+		a.Managed |= reconcile.FieldParent
+		c.Parent = *w.Parent
+	}
+	a.Customer = c
 }
 
 func present(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
@@ -155,6 +201,10 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 // Read loads the state at path without locking or writing anything, with
 // any journal a killed run left folded in. A missing file is an empty state.
 func Read(path string) (*reconcile.State, error) {
+	path, err := Resolve(path)
+	if err != nil {
+		return nil, err
+	}
 	st, err := readFile(path)
 	if err != nil {
 		return nil, err
@@ -165,8 +215,29 @@ func Read(path string) (*reconcile.State, error) {
 	return st, nil
 }
 
+// Resolve returns the file a --state path names: a symlink is resolved
+// once, so that the lock, the journal and the backup sit next to its
+// target and guard it.
+func Resolve(path string) (string, error) {
+	info, err := os.Lstat(path)
+	if err != nil || info.Mode()&fs.ModeSymlink == 0 {
+		return path, nil
+	}
+	target, err := os.Readlink(path)
+	if err != nil {
+		return "", err
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(filepath.Dir(path), target)
+	}
+	if info, err := os.Lstat(target); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+		return "", fmt.Errorf("--state %s: a symlink to a symlink (%s); point it at the state file itself", path, target)
+	}
+	return target, nil
+}
+
 func readFile(path string) (*reconcile.State, error) {
-	f, err := os.Open(path)
+	f, err := atomicfile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return reconcile.NewState(), nil
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"sync"
@@ -26,26 +27,56 @@ import (
 // second, so a power cut loses at most a second. The next Open, or the
 // final Save, folds the journal into the state and removes it.
 type Store struct {
-	path  string
-	lock  *Lock
-	st    *reconcile.State
+	path string
+	lock *Lock
+	st   *reconcile.State
+	tick func() Ticker
+
+	// mu guards the journal file and whether it has lines not yet synced.
+	// The sync loop takes it only to look, never while it waits, and the
+	// loop is stopped only by callers that do not hold it: nothing can
+	// wait on mu while holding what mu's holder waits for.
 	mu    sync.Mutex
 	jf    *os.File
 	dirty bool
-	stop  chan struct{}
-	done  chan struct{}
+	loop  *syncLoop
+	// changed is set once anything was journaled since Open.
+	changed bool
 }
+
+// Ticker is what the sync loop waits on: time.Ticker by default, and a
+// ticker the test drives in the store's tests.
+type Ticker interface {
+	C() <-chan time.Time
+	Stop()
+}
+
+// Options tune [Open].
+type Options struct {
+	// Tick returns the ticker of the journal's sync loop; nil ticks every
+	// second.
+	Tick func() Ticker
+}
+
+type timeTicker struct{ t *time.Ticker }
+
+func (t timeTicker) C() <-chan time.Time { return t.t.C }
+func (t timeTicker) Stop()               { t.t.Stop() }
 
 func journalPath(path string) string { return path + ".journal" }
 
 // Open locks the state at path and loads it. It returns a *LockedError when
 // another run holds the lock.
-func Open(path string) (*Store, error) {
+func Open(path string, opts Options) (*Store, error) {
+	path, err := Resolve(path)
+	if err != nil {
+		return nil, err
+	}
 	lock, err := Acquire(path + ".lock")
 	if err != nil {
 		return nil, err
 	}
-	s, err := open(path, lock)
+	s, err := open(path, lock, opts)
 	if err != nil {
 		lock.Release()
 		return nil, err
@@ -53,28 +84,44 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-func open(path string, lock *Lock) (*Store, error) {
-	if err := atomicfile.Sweep(path); err != nil {
-		return nil, fmt.Errorf("remove temporary files of an earlier run: %w", err)
+func open(path string, lock *Lock, opts Options) (*Store, error) {
+	for _, p := range []string{path, journalPath(path)} {
+		if err := atomicfile.Sweep(p); err != nil {
+			return nil, fmt.Errorf("remove temporary files of an earlier run: %w", err)
+		}
 	}
 	st, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{path: path, lock: lock, st: st}
-	n, err := replay(journalPath(path), st)
-	if err != nil {
-		return nil, err
+	s := &Store{path: path, lock: lock, st: st, tick: opts.Tick}
+	if s.tick == nil {
+		s.tick = func() Ticker { return timeTicker{time.NewTicker(time.Second)} }
 	}
-	if n > 0 {
-		// Fold a killed run's progress in now, so that the journal can
-		// start empty.
+	n, err := replay(journalPath(path), st)
+	switch {
+	case err != nil:
+		return nil, err
+	case n > 0:
+		// Fold a killed run's progress in now, so that the journal
+		// starts empty: a torn last line must be gone before anything
+		// is appended after it.
 		if err := s.save(); err != nil {
+			return nil, err
+		}
+	default:
+		if err := os.Remove(journalPath(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
 	return s, nil
 }
+
+// Path is the state file, with a symlink resolved.
+func (s *Store) Path() string { return s.path }
+
+// JournalPath is where a run's progress is kept until Save.
+func (s *Store) JournalPath() string { return journalPath(s.path) }
 
 // State returns the loaded state. Apply changes it in place.
 func (s *Store) State() *reconcile.State { return s.st }
@@ -84,6 +131,15 @@ func (s *Store) State() *reconcile.State { return s.st }
 func (s *Store) Record(a *reconcile.Applied) error {
 	w := toWire(a)
 	w.ID = a.ID
+	return s.append(w)
+}
+
+// Forget appends the deletion of a group to the journal.
+func (s *Store) Forget(id string) error {
+	return s.append(&wireGroup{ID: id, Deleted: true, AppliedAt: time.Now().UTC()})
+}
+
+func (s *Store) append(w *wireGroup) error {
 	line, err := json.Marshal(w)
 	if err != nil {
 		return err
@@ -91,50 +147,90 @@ func (s *Store) Record(a *reconcile.Applied) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.jf == nil {
-		if err := s.openJournal(); err != nil {
+		f, err := atomicfile.Create(journalPath(s.path), os.O_WRONLY|os.O_APPEND)
+		if err != nil {
 			return err
 		}
+		s.jf = f
+		s.loop = startSync(s, s.tick())
 	}
 	if _, err := s.jf.Write(append(line, '\n')); err != nil {
 		return err
 	}
-	s.dirty = true
+	s.dirty, s.changed = true, true
 	return nil
 }
 
-func (s *Store) openJournal() error {
-	f, err := os.OpenFile(journalPath(s.path), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	s.jf = f
-	s.stop, s.done = make(chan struct{}), make(chan struct{})
-	go s.syncLoop()
-	return nil
+// Changed reports whether anything was recorded since Open.
+func (s *Store) Changed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
 }
 
-// syncLoop fsyncs the journal once a second while lines arrive.
-func (s *Store) syncLoop() {
-	defer close(s.done)
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			s.mu.Lock()
-			if s.dirty {
-				s.jf.Sync()
-				s.dirty = false
+// syncLoop fsyncs the journal at every tick while lines arrive.
+type syncLoop struct {
+	stop, done chan struct{}
+}
+
+func startSync(s *Store, t Ticker) *syncLoop {
+	l := &syncLoop{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C():
+				s.syncNow()
+			case <-l.stop:
+				return
 			}
-			s.mu.Unlock()
-		case <-s.stop:
-			return
 		}
+	}()
+	return l
+}
+
+// syncNow fsyncs the journal if it has new lines. The fsync itself runs
+// outside the lock, so that Record is never held up by the disk.
+func (s *Store) syncNow() {
+	s.mu.Lock()
+	f, dirty := s.jf, s.dirty
+	s.dirty = false
+	s.mu.Unlock()
+	if dirty && f != nil {
+		// The file may have been closed since; then Close synced it.
+		_ = f.Sync()
 	}
 }
 
-// Save writes the state with a new serial and empties the journal.
+// closeJournal stops the sync loop, then syncs and closes the journal. It
+// must not be called with s.mu held: it waits for the loop, which may be
+// waiting for s.mu.
+func (s *Store) closeJournal() error {
+	s.mu.Lock()
+	loop := s.loop
+	s.loop = nil
+	s.mu.Unlock()
+	if loop != nil {
+		close(loop.stop)
+		<-loop.done
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.jf == nil {
+		return nil
+	}
+	err := errors.Join(s.jf.Sync(), s.jf.Close())
+	s.jf, s.dirty = nil, false
+	return err
+}
+
+// Save writes the state with a new serial and empties the journal. When
+// the write fails, the journal stays: it holds every answer of the run.
 func (s *Store) Save() error {
+	if err := s.closeJournal(); err != nil {
+		return fmt.Errorf("close journal %s: %w", s.JournalPath(), err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.save()
@@ -146,12 +242,6 @@ func (s *Store) save() error {
 		s.st.Serial--
 		return fmt.Errorf("write state %s: %w", s.path, err)
 	}
-	if s.jf != nil {
-		s.jf.Close()
-		s.jf = nil
-		close(s.stop)
-		<-s.done
-	}
 	if err := os.Remove(journalPath(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -161,48 +251,61 @@ func (s *Store) save() error {
 // Close ends the run: the journal is synced and closed (not folded: call
 // Save for that) and the lock released.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	var err error
-	if s.jf != nil {
-		err = errors.Join(s.jf.Sync(), s.jf.Close())
-		s.jf = nil
-		close(s.stop)
-	}
-	s.mu.Unlock()
-	if s.done != nil {
-		<-s.done
-	}
-	return errors.Join(err, s.lock.Release())
+	return errors.Join(s.closeJournal(), s.lock.Release())
 }
 
 // replay applies the journal at path to st and returns how many entries it
-// held. A last line cut short by a kill is ignored: its call's answer was
-// never recorded, and the next run repeats that call safely.
+// held. A last line cut short (a kill, a power cut, a full disk) is
+// ignored: its call's answer was never recorded, and the next run repeats
+// that call safely. Any other line that is not an entry is corruption.
 func replay(path string, st *reconcile.State) (int, error) {
-	data, err := os.ReadFile(path)
+	f, err := atomicfile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, err
 	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return 0, err
+	}
+	if i := bytes.LastIndexByte(data, '\n'); i+1 < len(data) {
+		data = data[:i+1] // a torn tail
+	}
 	n := 0
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 16<<20)
 	for line := 1; sc.Scan(); line++ {
-		var w wireGroup
-		if err := json.Unmarshal(sc.Bytes(), &w); err != nil || w.ID == "" {
-			if !bytes.Contains(data[len(data)-1:], []byte("\n")) && line == bytes.Count(data, []byte("\n"))+1 {
-				break
-			}
-			return 0, &CorruptError{Path: path, Journal: true, Err: fmt.Errorf("line %d: %v", line, err)}
+		if err := apply(sc.Bytes(), st); err != nil {
+			return 0, &CorruptError{Path: path, Journal: true, Err: fmt.Errorf("line %d: %w", line, err)}
 		}
-		a, err := w.applied(w.ID)
-		if err != nil {
-			return 0, &CorruptError{Path: path, Journal: true, Err: err}
-		}
-		st.Groups[a.ID] = a
 		n++
 	}
 	return n, sc.Err()
+}
+
+// apply folds one journal line into st.
+func apply(line []byte, st *reconcile.State) error {
+	var w wireGroup
+	if err := json.Unmarshal(line, &w); err != nil {
+		return err
+	}
+	if w.ID == "" {
+		return errors.New("an entry without a user_group_id")
+	}
+	if w.Deleted {
+		delete(st.Groups, w.ID)
+		return nil
+	}
+	if w.Token == "" {
+		return fmt.Errorf("group %q has no token", w.ID)
+	}
+	a, err := w.applied(w.ID)
+	if err != nil {
+		return err
+	}
+	st.Groups[a.ID] = a
+	return nil
 }

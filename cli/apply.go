@@ -1,0 +1,333 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strings"
+	"time"
+
+	"groupsync/internal/atomicfile"
+	"groupsync/reconcile"
+	"groupsync/report"
+	"groupsync/state"
+)
+
+const applyHelp = `Usage: groupsync apply -f PATH... [flags]
+       groupsync apply --plan PLAN.json [flags]
+
+Makes Explo match the manifests: creates, updates (and with --prune,
+deletes) only what differs, at --rate, and writes a report of every group.
+In a terminal it shows the plan and asks first, unless --auto-approve.
+`
+
+func runApply(ctx context.Context, args []string, o IO) error {
+	cfg := DefaultConfig(o.Getenv)
+	fs := newFlagSet("apply", applyHelp, o.Stderr)
+	cfg.planFlags(fs)
+	cfg.callFlags(fs)
+	fs.BoolVar(&cfg.DryRun, "dry-run", false, "plan and call nothing; writes the report (status planned) only when --report is given")
+	fs.IntVar(&cfg.MaxChanges, "max-changes", 0, "refuse to start when the plan has more than `N` creates, updates and deletes (0: no limit)")
+	fs.StringVar(&cfg.Plan, "plan", "", "apply exactly the plan saved by plan --out `PLAN.json`")
+	fs.BoolVar(&cfg.AutoApprove, "auto-approve", false, "do not ask before applying, even in a terminal")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.checkApply(); err != nil {
+		return err
+	}
+	if cfg.DryRun {
+		return dryRun(ctx, &cfg, o)
+	}
+	p, err := prepare(ctx, &cfg, o, stage{lock: true, needToken: true})
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	if n := p.plan.Mutations(); cfg.MaxChanges > 0 && n > cfg.MaxChanges {
+		return fmt.Errorf("the plan has %s creates, updates and deletes, more than --max-changes %d; nothing was sent\ngroupsync: hint: check the manifest (did an export lose rows or a column?), then raise --max-changes",
+			thousands(n), cfg.MaxChanges)
+	}
+	return (&applyRun{p: p, cfg: &cfg, o: o}).run(ctx)
+}
+
+// checkApply checks apply's flags, before any I/O.
+func (c *Config) checkApply() error {
+	switch {
+	case c.Plan != "" && len(c.Files) > 0:
+		return errors.New("--plan and -f can't be combined: a saved plan already names its groups")
+	case c.Plan == "" && len(c.Files) == 0:
+		return errors.New("no manifest given\ngroupsync: hint: use -f FILE or -f DIR, or --plan PLAN.json")
+	case c.MaxChanges < 0:
+		return fmt.Errorf("--max-changes %d: want 0 (no limit) or more", c.MaxChanges)
+	case samePath(c.Report, c.State):
+		return fmt.Errorf("--report and --state are the same file (%s): the report would overwrite the state", c.Report)
+	}
+	if !c.DryRun || c.ReportGiven {
+		if err := checkDir(c.Report, "--report"); err != nil {
+			return err
+		}
+	}
+	return c.checkConnection()
+}
+
+// dryRun plans and reports what apply would do, calling nothing. It writes
+// the report only when --report names one, so that it never overwrites
+// the last real report.
+func dryRun(ctx context.Context, cfg *Config, o IO) error {
+	p, err := prepare(ctx, cfg, o, stage{})
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	var t tally
+	rows := t.count(p.plan.Rows(p.st, nil))
+	if cfg.ReportGiven {
+		if err := writeReport(cfg.Report, cfg.RedactTokens, rows); err != nil {
+			return err
+		}
+	} else {
+		for range rows {
+		}
+	}
+	if cfg.JSON {
+		return t.print(o.Stdout, 0, 0, reportName(cfg))
+	}
+	s := p.plan.Summary()
+	where := "; no report written (give --report to write one)"
+	if cfg.ReportGiven {
+		where = "; report " + cfg.Report
+	}
+	printf(o.Stderr, "groupsync: dry run: %s to create, %s to update, %s to delete, %s unchanged; %s call%s ≈ %s at %s; nothing was sent%s",
+		thousands(s.Create+s.Adopt), thousands(s.Update), thousands(s.Delete), thousands(s.Noop), thousands(s.Calls), plural(s.Calls),
+		p.estimate(s.Calls), cfg.Rate.Text, where)
+	return nil
+}
+
+func reportName(cfg *Config) string {
+	if cfg.DryRun && !cfg.ReportGiven {
+		return ""
+	}
+	return cfg.Report
+}
+
+// applyRun is one apply that calls the service.
+type applyRun struct {
+	p   *pipeline
+	cfg *Config
+	o   IO
+	api *countingAPI
+}
+
+func (a *applyRun) run(ctx context.Context) error {
+	p := a.p
+	st := p.st
+	work := p.plan.Work()
+	if len(work) > 0 && a.o.Interactive && !a.cfg.AutoApprove {
+		if err := a.confirm(); err != nil {
+			return err
+		}
+	}
+	bind := p.rebound || st.APIURL == ""
+	if bind {
+		st.APIURL, st.TokenFingerprint = a.cfg.APIURL, state.Fingerprint(p.token)
+	}
+	start := a.o.clock().Now()
+	var results []reconcile.Result
+	var runErr error
+	if len(work) > 0 || len(p.plan.Corrected) > 0 {
+		results, runErr = a.apply(ctx, len(work))
+	}
+	took := a.o.clock().Now().Sub(start)
+	var problems []string
+	// Nothing changed, nothing written: a no-op run leaves no trace but
+	// its report, and a run that never reached the service does not bind
+	// the state to a URL that may be a typo.
+	if p.store.Changed() || (bind && runErr == nil && ctx.Err() == nil) {
+		if err := p.store.Save(); err != nil {
+			problems = append(problems, fmt.Sprintf("the state could not be written (%v); every answer of this run is in %s, which the next run folds in", err, p.store.JournalPath()))
+		}
+	}
+	var t tally
+	if err := writeReport(a.cfg.Report, a.cfg.RedactTokens, t.count(p.plan.Rows(st, results))); err != nil {
+		problems = append(problems, fmt.Sprintf("the report could not be written (%v); the state holds every token", err))
+	}
+	if a.cfg.JSON {
+		if err := t.print(a.o.Stdout, a.calls(), took, a.cfg.Report); err != nil {
+			problems = append(problems, fmt.Sprintf("the summary could not be written to stdout (%v)", err))
+		}
+	} else {
+		a.printOutcome(&t, took, len(results) > 0)
+	}
+	return a.outcome(ctx, &t, changed(results), runErr, problems)
+}
+
+func (a *applyRun) calls() int {
+	if a.api == nil {
+		return 0
+	}
+	return a.api.count()
+}
+
+// changed counts the groups the run changed on the service.
+func changed(results []reconcile.Result) int {
+	n := 0
+	for i := range results {
+		r := &results[i]
+		if (r.Status == reconcile.StatusOK && r.Attempts > 0) || (r.New != nil && *r.New) {
+			n++
+		}
+	}
+	return n
+}
+
+// confirm shows the plan and asks for "yes", as terraform does.
+func (a *applyRun) confirm() error {
+	printPlan(a.o.Stderr, a.p.plan, a.cfg.Rate.Text, func(n int) string { return a.p.estimate(n).String() }, a.p.rebound)
+	fmt.Fprint(a.o.Stderr, "\nApply these changes? Only 'yes' will be accepted: ")
+	line, err := bufio.NewReader(a.o.Stdin).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("apply cancelled (%v); nothing was sent", err)
+		}
+		return errors.New("apply cancelled; nothing was sent")
+	}
+	return nil
+}
+
+func (a *applyRun) apply(ctx context.Context, n int) ([]reconcile.Result, error) {
+	p := a.p
+	if err := atomicfile.Sweep(a.cfg.Report); err != nil {
+		return nil, err
+	}
+	applier := p.newApplier(p.store.Record)
+	applier.Forget = p.store.Forget
+	a.api = applier.API.(*countingAPI)
+	progress := newProgress(a.o, n)
+	defer progress.finish()
+	applier.Done = func(r *reconcile.Result) {
+		progress.add(r)
+		if a.cfg.Verbose {
+			progress.log(resultLine(r))
+		}
+	}
+	applier.OnStop = func(cause error, inFlight int) {
+		if errors.Is(cause, context.Canceled) && ctx.Err() != nil {
+			progress.log(fmt.Sprintf("groupsync: interrupted: starting nothing new; waiting up to %s for %d call%s in flight; interrupt again to stop at once (the state stays consistent)",
+				graceOnInterrupt, inFlight, plural(inFlight)))
+		}
+	}
+	return applier.Apply(ctx, p.plan, p.st)
+}
+
+func resultLine(r *reconcile.Result) string {
+	msg := fmt.Sprintf("groupsync: %s: %s %s (%d attempt%s)", r.ID, r.Action, r.Status, r.Attempts, plural(r.Attempts))
+	if r.Err != nil {
+		msg += ": " + r.Err.Error()
+	}
+	return msg
+}
+
+// printOutcome tells what happened in one line, plus one line per failed
+// group (the report has them all). A run with nothing to do prints nothing,
+// so cron mails only when something happened.
+func (a *applyRun) printOutcome(t *tally, took time.Duration, ran bool) {
+	if !ran && !a.cfg.Verbose {
+		return
+	}
+	const maxListed = 20
+	if !a.cfg.Verbose {
+		listed := 0
+		for _, f := range t.failures {
+			if f.Status != string(reconcile.StatusFailed) {
+				continue
+			}
+			if listed++; listed > maxListed {
+				printf(a.o.Stderr, "groupsync: … and %d more failed groups (see the report)", t.status[reconcile.StatusFailed]-maxListed)
+				break
+			}
+			printf(a.o.Stderr, "groupsync: %s: %s failed: %s", f.ID, f.Action, f.Error)
+		}
+	}
+	calls := a.calls()
+	done := func(act reconcile.Action) int { return t.done[act] }
+	line := fmt.Sprintf("groupsync: %d created, %d adopted, %d updated, %s unchanged, %s orphaned", done(reconcile.ActionCreate), done(reconcile.ActionAdopt),
+		done(reconcile.ActionUpdate), thousands(t.actions[reconcile.ActionNoop]), thousands(t.actions[reconcile.ActionOrphan]))
+	if n := t.actions[reconcile.ActionDelete]; n > 0 {
+		line += fmt.Sprintf(", %d deleted", done(reconcile.ActionDelete))
+	}
+	if n := t.actions[reconcile.ActionRotate]; n > 0 {
+		line += fmt.Sprintf(", %d rotated", done(reconcile.ActionRotate))
+	}
+	printf(a.o.Stderr, "%s, %d failed, %d skipped; %s call%s in %s; report %s", line, t.status[reconcile.StatusFailed], t.status[reconcile.StatusSkipped],
+		thousands(calls), plural(calls), took.Round(time.Millisecond), a.cfg.Report)
+}
+
+// outcome turns the run's end into an exit code and a message. Exit 1
+// promises that nothing changed on the service; once something did, a
+// stop is exit 3.
+func (a *applyRun) outcome(ctx context.Context, t *tally, changed int, runErr error, problems []string) error {
+	code := ExitFatal
+	if changed > 0 {
+		code = ExitPartial
+	}
+	var msgs []string
+	var ue *reconcile.UnreachableError
+	switch {
+	case errors.As(runErr, &ue):
+		msgs = append(msgs, fmt.Sprintf("cannot reach the Explo API at %s: %v", a.cfg.APIURL, ue.Err))
+	case errors.Is(runErr, reconcile.ErrUnauthorized):
+		msgs = append(msgs, fmt.Sprintf("the service refused the API token (%v); stopped after %d call%s\ngroupsync: hint: check $EXPLO_API_TOKEN or --token-file, and --api-url",
+			runErr, a.calls(), plural(a.calls())))
+	case errors.Is(runErr, reconcile.ErrRedirect):
+		msgs = append(msgs, runErr.Error())
+	case errors.Is(runErr, reconcile.ErrStalled):
+		code = ExitPartial
+		msgs = append(msgs, fmt.Sprintf("stopped: %v, so the service is refusing or failing every call; %d group%s not applied; rerun to finish",
+			runErr, t.unfinished(), plural(t.unfinished())))
+	case runErr != nil:
+		code = ExitPartial
+		msgs = append(msgs, fmt.Sprintf("stopped: %v", runErr))
+	case ctx.Err() != nil && t.unfinished() > 0:
+		code = ExitPartial
+		msgs = append(msgs, fmt.Sprintf("interrupted: %d group%s not applied; rerun to finish", t.unfinished(), plural(t.unfinished())))
+	case t.unfinished() > 0:
+		code = ExitPartial
+		msgs = append(msgs, fmt.Sprintf("%d group%s did not converge; see %s", t.unfinished(), plural(t.unfinished()), a.cfg.Report))
+	}
+	if len(problems) > 0 && changed > 0 {
+		code = ExitPartial
+		problems[0] = fmt.Sprintf("%d group%s changed on the service, but %s", changed, plural(changed), problems[0])
+	}
+	msgs = append(msgs, problems...)
+	if len(msgs) == 0 {
+		return nil
+	}
+	return &exitError{code: code, err: errors.New(strings.Join(msgs, "\ngroupsync: error: "))}
+}
+
+// writeReport writes the report atomically, mode 0600.
+func writeReport(path string, redact bool, rows iter.Seq[*reconcile.Result]) error {
+	if err := atomicfile.Sweep(path); err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	err := atomicfile.Write(path, atomicfile.Options{}, func(w io.Writer) error {
+		rw, err := report.NewWriter(w, redact)
+		if err != nil {
+			return err
+		}
+		for r := range rows {
+			if err := rw.Write(r); err != nil {
+				return err
+			}
+		}
+		return rw.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	return nil
+}

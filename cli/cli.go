@@ -1,0 +1,164 @@
+// Package cli is groupsync's command layer: it parses each command's flags
+// into a [Config], runs the one pipeline that every command shares (load
+// the manifests, open the state, check its binding, restrict, diff), and
+// turns outcomes into output and exit codes. main only wires it to the
+// process; the packages below it never print.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"groupsync/internal/textsafe"
+	"groupsync/reconcile"
+)
+
+// Version is set at build time with -ldflags "-X groupsync/cli.Version=…".
+var Version string
+
+// IO is the process as a command sees it.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Interactive is set when stdin and stderr are both terminals: apply
+	// then shows the plan and asks before it changes anything.
+	Interactive bool
+	// StderrTerminal is set when stderr is a terminal: progress is then a
+	// bar rather than a line every ten seconds.
+	StderrTerminal bool
+	Getenv         func(string) string
+	// Clock is the time of progress lines and of the run; nil is the
+	// system's.
+	Clock reconcile.Clock
+}
+
+func (o *IO) clock() reconcile.Clock {
+	if o.Clock == nil {
+		return reconcile.SystemClock()
+	}
+	return o.Clock
+}
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFatal   = 1
+	ExitChanges = 2
+	ExitPartial = 3
+)
+
+// exitError carries an exit code other than 1. An empty message prints
+// nothing, for outcomes already reported.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// ExitCode returns the exit code of an error returned by [Run].
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return ExitFatal
+}
+
+// Main runs one command and returns its exit code, having printed any
+// error as "groupsync: error: …".
+func Main(ctx context.Context, args []string, o IO) int {
+	err := Run(ctx, args, o)
+	if err != nil {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(o.Stderr, "groupsync: error: "+textsafe.Lines(msg))
+		}
+	}
+	return ExitCode(err)
+}
+
+// Run runs one command: args are the process's, without the program name.
+func Run(ctx context.Context, args []string, o IO) error {
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
+	}
+	if len(args) == 0 {
+		fmt.Fprint(o.Stderr, Usage)
+		return &exitError{code: ExitFatal}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "validate":
+		return runValidate(rest, o)
+	case "plan":
+		return runPlan(ctx, rest, o)
+	case "apply":
+		return runApply(ctx, rest, o)
+	case "state":
+		return runState(rest, o)
+	case "rotate":
+		return runRotate(ctx, rest, o)
+	case "sandbox":
+		return runSandbox(ctx, rest, o)
+	case "version", "-version", "--version":
+		fmt.Fprintln(o.Stdout, "groupsync "+version())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(o.Stdout, Usage)
+		return nil
+	}
+	fmt.Fprint(o.Stderr, Usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// newFlagSet returns a flag set that reports to stderr and does not exit.
+func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("groupsync "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, help)
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, treating -h as success and any leftover argument
+// as a mistake (flags and -f values must come as flags).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &exitError{code: ExitOK}
+		}
+		return &exitError{code: ExitFatal}
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q\ngroupsync: hint: name manifests with -f PATH", fs.Arg(0))
+	}
+	return nil
+}

@@ -1,0 +1,330 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"groupsync/explo"
+)
+
+// Config is everything a command needs from its flags and environment. The
+// flags of every command write into one Config, whose defaults are set in
+// one place, [DefaultConfig]; the pipeline and the commands read nothing
+// else.
+type Config struct {
+	Files     []string
+	Delimiter rune
+	State     string
+	APIURL    string
+	TokenFile string
+	JSON      bool
+	Only      []string
+	API       string
+	Refresh   bool
+	Prune     bool
+	Rebind    bool
+	Rate      Rate
+
+	// plan
+	DetailedExitcode bool
+	Out              string
+
+	// apply
+	Report       string
+	ReportGiven  bool
+	Concurrency  int
+	MaxAttempts  int
+	Timeout      time.Duration
+	DryRun       bool
+	MaxChanges   int
+	Plan         string
+	AutoApprove  bool
+	StallTimeout time.Duration
+	RedactTokens bool
+	Verbose      bool
+}
+
+// The APIs --api names.
+const (
+	APIUserGroup = "user-group"
+	APICustomer  = "customer"
+)
+
+// DefaultConfig returns the defaults of every flag. getenv supplies
+// $EXPLO_API_URL.
+func DefaultConfig(getenv func(string) string) Config {
+	apiURL := getenv("EXPLO_API_URL")
+	if apiURL == "" {
+		apiURL = explo.DefaultURL
+	}
+	return Config{
+		State:        "groupsync.state.json",
+		APIURL:       apiURL,
+		API:          APIUserGroup,
+		Rate:         Rate{Quota: 180, Window: time.Minute, Text: "180/m"},
+		Report:       "groupsync-report.csv",
+		Concurrency:  4,
+		MaxAttempts:  6,
+		Timeout:      30 * time.Second,
+		StallTimeout: 5 * time.Minute,
+	}
+}
+
+// Rate is a quota of calls per window, as --rate 180/m says it.
+type Rate struct {
+	Quota  int
+	Window time.Duration
+	Text   string
+}
+
+// PerSecond is the rate in calls per second.
+func (r Rate) PerSecond() float64 { return float64(r.Quota) / r.Window.Seconds() }
+
+// parseRate reads "180/m", "3/s" or "10800/h". A fractional count keeps
+// its rate: 0.5/s is one call per two seconds.
+func parseRate(s string) (Rate, error) {
+	n, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
+	v, err := strconv.ParseFloat(n, 64)
+	if !ok || err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 || v > 1e6 {
+		return Rate{}, fmt.Errorf("want a positive number per unit, like 180/m or 3/s")
+	}
+	per := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
+	if per == 0 {
+		return Rate{}, fmt.Errorf("the unit must be s, m or h")
+	}
+	quota := math.Round(v)
+	if quota < 1 {
+		quota = 1
+	}
+	return Rate{Quota: int(quota), Window: time.Duration(float64(per) * quota / v), Text: strings.TrimSpace(s)}, nil
+}
+
+// flagValue adapts a parse function to flag.Value.
+type flagValue struct {
+	text string
+	set  func(string) error
+}
+
+func (v *flagValue) String() string     { return v.text }
+func (v *flagValue) Set(s string) error { v.text = s; return v.set(s) }
+
+// Flags a command may register. Each writes into the Config.
+func (c *Config) manifestFlags(fs *flag.FlagSet) {
+	fs.Func("f", "manifest `PATH`: a .csv, .tsv, .yaml or .yml file, or a directory of them (repeatable)", func(s string) error {
+		c.Files = append(c.Files, s)
+		return nil
+	})
+	fs.Var(&flagValue{set: func(s string) error { return c.setDelimiter(s) }}, "delimiter", "CSV delimiter: ',', ';' or 'tab' (default: detected from the header)")
+	fs.Var(&flagValue{text: c.API, set: c.setAPI}, "api", "the Explo `API` to drive: user-group or customer")
+}
+
+func (c *Config) stateFlag(fs *flag.FlagSet) {
+	fs.StringVar(&c.State, "state", c.State, "state file `PATH`")
+}
+
+func (c *Config) connectionFlags(fs *flag.FlagSet) {
+	c.stateFlag(fs)
+	fs.StringVar(&c.APIURL, "api-url", c.APIURL, "API base `URL` ($EXPLO_API_URL); http:// only for loopback hosts")
+	fs.StringVar(&c.TokenFile, "token-file", "", "read the API token from `PATH` (default: $EXPLO_API_TOKEN)")
+	fs.Var(&flagValue{text: c.Rate.Text, set: func(s string) error {
+		r, err := parseRate(s)
+		c.Rate = r
+		return err
+	}}, "rate", "client-side request `RATE`, e.g. 180/m or 3/s")
+	fs.BoolVar(&c.JSON, "json", false, "machine-readable output on stdout")
+	fs.BoolVar(&c.Rebind, "rebind", false, "accept a state applied with another API URL or token (after a token rotation)")
+}
+
+func (c *Config) planFlags(fs *flag.FlagSet) {
+	c.manifestFlags(fs)
+	c.connectionFlags(fs)
+	fs.Var(&flagValue{set: c.setOnly}, "only", "restrict to these group `IDS` (comma-separated)")
+	fs.BoolVar(&c.Refresh, "refresh", false, "Customer API: read every customer from the service and diff against it too")
+	fs.BoolVar(&c.Prune, "prune", false, "Customer API: delete customers this state owns that no manifest lists")
+}
+
+func (c *Config) callFlags(fs *flag.FlagSet) {
+	fs.Var(&flagValue{set: func(s string) error { return setPath(&c.Report, &c.ReportGiven, s) }}, "report", "report `PATH` (CSV, mode 0600: it holds tokens) (default \"groupsync-report.csv\")")
+	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "calls in flight at once")
+	fs.IntVar(&c.MaxAttempts, "max-attempts", c.MaxAttempts, "failed attempts per call, first try included (429s do not count)")
+	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "timeout of one request")
+	fs.DurationVar(&c.StallTimeout, "stall-timeout", c.StallTimeout, "stop the run when no call has succeeded for this long")
+	fs.BoolVar(&c.RedactTokens, "redact-tokens", false, "leave the report's token column empty")
+	fs.BoolVar(&c.Verbose, "v", false, "print every group's outcome on stderr (never a token)")
+}
+
+func setPath(dst *string, given *bool, s string) error {
+	if s == "" {
+		return errors.New("empty path")
+	}
+	*dst, *given = s, true
+	return nil
+}
+
+func (c *Config) setDelimiter(s string) error {
+	switch s {
+	case ",", ";":
+		c.Delimiter = rune(s[0])
+	case "tab", "\t", `\t`:
+		c.Delimiter = '\t'
+	default:
+		return fmt.Errorf("want ',', ';' or 'tab'")
+	}
+	return nil
+}
+
+func (c *Config) setAPI(s string) error {
+	switch s {
+	case APIUserGroup, APICustomer:
+		c.API = s
+		return nil
+	}
+	return fmt.Errorf("want %s or %s", APIUserGroup, APICustomer)
+}
+
+func (c *Config) setOnly(s string) error {
+	for _, id := range strings.Split(s, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			c.Only = append(c.Only, id)
+		}
+	}
+	if len(c.Only) == 0 {
+		return errors.New("no id given")
+	}
+	return nil
+}
+
+// checkConnection checks the flags of a command that may call the service,
+// before any I/O.
+func (c *Config) checkConnection() error {
+	u, err := checkURL(c.APIURL)
+	if err != nil {
+		return err
+	}
+	c.APIURL = u
+	if c.Concurrency < 1 {
+		return fmt.Errorf("--concurrency %d: want at least 1", c.Concurrency)
+	}
+	if c.MaxAttempts < 1 {
+		return fmt.Errorf("--max-attempts %d: want at least 1", c.MaxAttempts)
+	}
+	if c.Timeout <= 0 {
+		return fmt.Errorf("--timeout %s: want a positive duration", c.Timeout)
+	}
+	if c.StallTimeout < 0 {
+		return fmt.Errorf("--stall-timeout %s: want a positive duration, or 0 for none", c.StallTimeout)
+	}
+	if (c.Refresh || c.Prune) && c.API != APICustomer {
+		flag := "--refresh"
+		if !c.Refresh {
+			flag = "--prune"
+		}
+		return fmt.Errorf("%s needs --api customer: the End User Group API cannot list or delete\ngroupsync: hint: add --api customer (the state carries over)", flag)
+	}
+	return nil
+}
+
+// checkURL refuses, before any connection, a URL that would send the API
+// token in clear text to another machine, carry a password, or lose its
+// paths to a query or fragment. A password in it is never repeated.
+func checkURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return "", fmt.Errorf("--api-url %q is not a URL like https://api.explo.co", redactURL(raw))
+	}
+	shown := u.Redacted()
+	switch {
+	case u.User != nil:
+		return "", fmt.Errorf("--api-url %q holds credentials; the API token goes in --token-file or $EXPLO_API_TOKEN, never in the URL", shown)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		return "", fmt.Errorf("--api-url %q has a query or fragment; give the base URL only, like https://api.explo.co", shown)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return "", fmt.Errorf("--api-url %q: http:// would send the API token in clear text; only loopback hosts may use it\ngroupsync: hint: use https://", shown)
+		}
+	default:
+		return "", fmt.Errorf("--api-url %q: the scheme must be https", shown)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// redactURL hides what looks like a password in a string that did not
+// parse as a URL.
+func redactURL(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	scheme := strings.Index(raw, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return raw
+	}
+	return raw[:scheme+3] + "xxxxx" + raw[at:]
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// apiToken reads the API token from --token-file or $EXPLO_API_TOKEN. The
+// token is never printed, not even in part. A byte order mark and white
+// space around it are not part of it.
+func (c *Config) apiToken(getenv func(string) string) (string, error) {
+	if c.TokenFile != "" {
+		b, err := os.ReadFile(c.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		if t := cleanToken(string(b)); t != "" {
+			return t, nil
+		}
+		return "", fmt.Errorf("--token-file %s is empty", c.TokenFile)
+	}
+	if t := cleanToken(getenv("EXPLO_API_TOKEN")); t != "" {
+		return t, nil
+	}
+	return "", errors.New("no API token: set $EXPLO_API_TOKEN or use --token-file PATH")
+}
+
+func cleanToken(s string) string {
+	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "\uFEFF"))
+}
+
+// samePath reports whether a and b name the same file.
+func samePath(a, b string) bool {
+	x, err1 := filepath.Abs(a)
+	y, err2 := filepath.Abs(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	if x == y {
+		return true
+	}
+	fa, err1 := os.Stat(x)
+	fb, err2 := os.Stat(y)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// checkDir makes sure the folder of path exists before any call, so that a
+// run does not apply everything and then fail to say what it did.
+func checkDir(path, flag string) error {
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	if err != nil || !info.IsDir() {
+		return fmt.Errorf("%s %s: the folder %s does not exist", flag, path, dir)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"groupsync/state"
+)
+
+const planHelp = `Usage: groupsync plan -f PATH... [flags]
+
+Shows what apply would do, group by group and field by field. Makes no
+call that changes anything; with --refresh it reads the service.
+`
+
+func runPlan(ctx context.Context, args []string, o IO) error {
+	cfg := DefaultConfig(o.Getenv)
+	fs := newFlagSet("plan", planHelp, o.Stderr)
+	cfg.planFlags(fs)
+	fs.BoolVar(&cfg.DetailedExitcode, "detailed-exitcode", false, "exit 2 when the plan has changes, 0 when it has none")
+	fs.StringVar(&cfg.Out, "out", "", "save the plan to `PLAN.json` for apply --plan")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if len(cfg.Files) == 0 {
+		return errors.New("no manifest given\ngroupsync: hint: use -f FILE or -f DIR")
+	}
+	if err := cfg.checkConnection(); err != nil {
+		return err
+	}
+	p, err := prepare(ctx, &cfg, o, stage{})
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	if cfg.Out != "" {
+		saved := &state.SavedPlan{APIURL: cfg.APIURL, Serial: p.st.Serial, Groups: p.groups, API: cfg.API, Refresh: cfg.Refresh, Prune: cfg.Prune}
+		if err := state.WritePlan(cfg.Out, saved); err != nil {
+			return fmt.Errorf("save the plan: %w", err)
+		}
+	}
+	s := p.plan.Summary()
+	if cfg.JSON {
+		err = printPlanJSON(o.Stdout, p.plan, p.estimate(s.Calls).Seconds())
+	} else {
+		printPlan(o.Stdout, p.plan, cfg.Rate.Text, func(n int) string { return p.estimate(n).String() }, p.rebound)
+	}
+	if err != nil {
+		return err
+	}
+	if cfg.DetailedExitcode && (len(p.plan.Work()) > 0 || len(p.plan.Corrected) > 0) {
+		return &exitError{code: ExitChanges}
+	}
+	return nil
+}

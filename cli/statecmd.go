@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"groupsync/internal/textsafe"
+	"groupsync/reconcile"
+	"groupsync/state"
+)
+
+const stateHelp = `Usage: groupsync state list [--state PATH] [--json]
+       groupsync state show ID [--state PATH] [--json]
+       groupsync state rm ID... [--state PATH]
+
+Reads the state, or forgets groups in it. Makes no call: a group forgotten
+with rm stays on the service, and the next plan treats it as unknown.
+Tokens are never shown.
+`
+
+func runState(args []string, o IO) error {
+	cfg := DefaultConfig(o.Getenv)
+	fs := newFlagSet("state", stateHelp, o.Stderr)
+	cfg.stateFlag(fs)
+	fs.BoolVar(&cfg.JSON, "json", false, "machine-readable output on stdout")
+	words, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(words) == 0 {
+		fs.Usage()
+		return errors.New("state: name a subcommand: list, show ID, or rm ID [ID ...]")
+	}
+	sub, ids := words[0], words[1:]
+	switch {
+	case sub == "list" && len(ids) == 0:
+		return stateList(&cfg, o)
+	case sub == "show" && len(ids) == 1:
+		return stateShow(&cfg, o, ids[0])
+	case sub == "rm" && len(ids) > 0:
+		return stateRemove(&cfg, o, ids)
+	case sub == "list" || sub == "show" || sub == "rm":
+		return fmt.Errorf("state %s: wrong number of ids\ngroupsync: hint: groupsync state list, state show ID, or state rm ID [ID ...]", sub)
+	}
+	return fmt.Errorf("state: unknown subcommand %q\ngroupsync: hint: groupsync state list, state show ID, or state rm ID [ID ...]", sub)
+}
+
+// parseInterleaved parses flags that may come before, between or after
+// the positional words.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, &exitError{code: ExitOK}
+			}
+			return nil, &exitError{code: ExitFatal}
+		}
+		if fs.NArg() == 0 {
+			return words, nil
+		}
+		words = append(words, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+type jsonGroup struct {
+	ID        string          `json:"user_group_id"`
+	Name      string          `json:"name"`
+	Managed   []string        `json:"managed"`
+	AppliedAt time.Time       `json:"applied_at"`
+	EnvTag    string          `json:"api_environment_tag,omitempty"`
+	Fields    json.RawMessage `json:"fields,omitempty"`
+}
+
+func stateList(cfg *Config, o IO) error {
+	st, err := state.Read(cfg.State)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(st.Groups))
+	for id := range st.Groups {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	if cfg.JSON {
+		out := struct {
+			FormatVersion int         `json:"format_version"`
+			APIURL        string      `json:"api_url"`
+			Groups        []jsonGroup `json:"groups"`
+		}{FormatVersion: 1, APIURL: st.APIURL, Groups: []jsonGroup{}}
+		for _, id := range ids {
+			out.Groups = append(out.Groups, groupJSON(st.Groups[id], false))
+		}
+		return writeJSON(o, out)
+	}
+	tw := tabwriter.NewWriter(o.Stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tFIELDS\tAPPLIED")
+	for _, id := range ids {
+		a := st.Groups[id]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", textsafe.Escape(id), textsafe.Escape(a.Name), a.Managed, a.AppliedAt.UTC().Format(time.RFC3339))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printf(o.Stderr, "groupsync: %s group%s in %s, applied to %s", thousands(len(ids)), plural(len(ids)), cfg.State, orNone(st.APIURL))
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(nothing yet)"
+	}
+	return s
+}
+
+func groupJSON(a *reconcile.Applied, fields bool) jsonGroup {
+	j := jsonGroup{ID: a.ID, Name: a.Name, Managed: strings.Split(a.Managed.String(), ","), AppliedAt: a.AppliedAt.UTC(), EnvTag: a.EnvTag}
+	if fields {
+		m := map[string]json.RawMessage{}
+		for _, f := range (&reconcile.Change{Action: reconcile.ActionCreate, Desired: &a.Group}).Fields() {
+			m[f.Path] = jsonValue(f.After)
+		}
+		j.Fields, _ = json.Marshal(m)
+	}
+	return j
+}
+
+func writeJSON(o IO, v any) error {
+	enc := json.NewEncoder(safeJSON{o.Stdout})
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func stateShow(cfg *Config, o IO, id string) error {
+	st, err := state.Read(cfg.State)
+	if err != nil {
+		return err
+	}
+	a := st.Groups[id]
+	if a == nil {
+		return fmt.Errorf("%q is not in the state %s", id, cfg.State)
+	}
+	if cfg.JSON {
+		return writeJSON(o, groupJSON(a, true))
+	}
+	printf(o.Stdout, "user_group_id: %s", a.ID)
+	for _, f := range (&reconcile.Change{Action: reconcile.ActionCreate, Desired: &a.Group}).Fields() {
+		printf(o.Stdout, "%s: %s", f.Path, showValue(f.After))
+	}
+	printf(o.Stdout, "api_environment_tag: %s\napplied_at: %s\ntoken: (in the state; never shown)", a.EnvTag, a.AppliedAt.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// stateRemove forgets groups: the state is locked, backed up and saved
+// without them, and nothing is called.
+func stateRemove(cfg *Config, o IO, ids []string) error {
+	store, err := state.Open(cfg.State, state.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	st := store.State()
+	var missing []string
+	for _, id := range ids {
+		if st.Groups[id] == nil {
+			missing = append(missing, fmt.Sprintf("%q", id))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("not in the state %s: %s; nothing was removed", cfg.State, strings.Join(missing, ", "))
+	}
+	for _, id := range ids {
+		delete(st.Groups, id)
+	}
+	if err := store.Save(); err != nil {
+		return err
+	}
+	printf(o.Stderr, "groupsync: forgot %d group%s (%s); the service still holds them; the previous state is %s.backup",
+		len(ids), plural(len(ids)), strings.Join(ids, ", "), store.Path())
+	return nil
+}

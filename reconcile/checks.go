@@ -1,0 +1,95 @@
+package reconcile
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ZeroConflict is a create whose id equals an orphan's once leading zeros
+// are stripped: most likely a spreadsheet turned "00042" into "42", and
+// applying would make a second customer.
+type ZeroConflict struct{ Create, Orphan string }
+
+// ZeroConflicts lists the plan's creates that look like an orphan's id
+// with its leading zeros stripped.
+func (p *Plan) ZeroConflicts() []ZeroConflict {
+	orphans := map[string]string{}
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if (c.Action == ActionOrphan || c.Action == ActionDelete) && digits(c.ID) {
+			orphans[stripZeros(c.ID)] = c.ID
+		}
+	}
+	if len(orphans) == 0 {
+		return nil
+	}
+	var out []ZeroConflict
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action != ActionCreate || !digits(c.ID) {
+			continue
+		}
+		if o, ok := orphans[stripZeros(c.ID)]; ok && o != c.ID {
+			out = append(out, ZeroConflict{Create: c.ID, Orphan: o})
+		}
+	}
+	return out
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func stripZeros(s string) string {
+	if t := strings.TrimLeft(s, "0"); t != "" {
+		return t
+	}
+	return "0"
+}
+
+// CascadeConflict is a delete that would take a group the manifests want
+// along with it.
+type CascadeConflict struct{ Delete, Wanted string }
+
+// CascadeConflicts lists the deletes whose cascade (see [Change.Cascade])
+// takes a group of the manifests.
+func (p *Plan) CascadeConflicts() []CascadeConflict {
+	var out []CascadeConflict
+	var wanted map[string]bool
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action != ActionDelete || len(c.Cascade) == 0 {
+			continue
+		}
+		if wanted == nil {
+			wanted = make(map[string]bool, len(p.Desired))
+			for j := range p.Desired {
+				wanted[p.Desired[j].ID] = true
+			}
+		}
+		for _, id := range c.Cascade {
+			if wanted[id] {
+				out = append(out, CascadeConflict{Delete: c.ID, Wanted: id})
+			}
+		}
+	}
+	return out
+}
+
+// RotatePlan plans new tokens for the groups ids of the state.
+func RotatePlan(st *State, ids []string) (*Plan, error) {
+	p := &Plan{}
+	for _, id := range ids {
+		cur := st.Groups[id]
+		if cur == nil {
+			return nil, fmt.Errorf("%q is not in the state: groupsync can only rotate the tokens of groups it applied", id)
+		}
+		p.add(Change{Action: ActionRotate, ID: id, Current: cur, index: -1})
+	}
+	return p, nil
+}

@@ -1,0 +1,146 @@
+package reconcile
+
+import (
+	"slices"
+	"strconv"
+)
+
+// sameField reports whether a and b hold the same value of field f.
+func sameField(f Fields, a, b *Group) bool {
+	switch f {
+	case FieldIsDemo:
+		return a.IsDemo == b.IsDemo
+	case FieldMapping:
+		return a.Mapping.Equal(b.Mapping)
+	case FieldProperties:
+		return a.Properties.Equal(b.Properties)
+	}
+	x, y := a.Cust(), b.Cust()
+	switch f {
+	case FieldEmails:
+		return slices.Equal(x.Emails, y.Emails)
+	case FieldTags:
+		return slices.Equal(x.Tags, y.Tags)
+	case FieldLevel:
+		return x.Level == y.Level
+	}
+	return x.Parent == y.Parent
+}
+
+// Kind says how to show a [Value].
+type Kind uint8
+
+const (
+	KindString Kind = iota
+	KindBool
+	// KindJSON is a property value, as canonical JSON text.
+	KindJSON
+	// KindList is a set of strings.
+	KindList
+)
+
+// Value is one side of a [FieldChange].
+type Value struct {
+	// Known is false when there is no value: the field is not set, or
+	// its value on the service is not known.
+	Known bool
+	Kind  Kind
+	// Text is the string, "true" or "false", or the JSON text.
+	Text string
+	List []string
+}
+
+func str(s string) Value      { return Value{Known: true, Kind: KindString, Text: s} }
+func list(s []string) Value   { return Value{Known: true, Kind: KindList, List: s} }
+func jsonText(s string) Value { return Value{Known: true, Kind: KindJSON, Text: s} }
+func boolean(b bool) Value    { return Value{Known: true, Kind: KindBool, Text: strconv.FormatBool(b)} }
+func (v Value) equal(w Value) bool {
+	return v.Known == w.Known && v.Kind == w.Kind && v.Text == w.Text && slices.Equal(v.List, w.List)
+}
+
+// FieldChange is one attribute a change sets, from Before to After.
+type FieldChange struct {
+	Path   string
+	Before Value
+	After  Value
+}
+
+// Fields lists what c changes, attribute by attribute: for a create every
+// managed field, for an update those that differ. It is computed on demand
+// so that a plan of a million creates does not hold a million lists.
+func (c *Change) Fields() []FieldChange {
+	if c.Desired == nil {
+		return nil
+	}
+	g, cur := c.Desired, c.Current
+	if cur == nil {
+		cur = &Applied{}
+	}
+	var out []FieldChange
+	add := func(path string, before, after Value) {
+		if !before.equal(after) {
+			out = append(out, FieldChange{Path: path, Before: before, After: after})
+		}
+	}
+	known := func(f Fields) bool { return cur.Managed.Has(f) }
+	// An empty name in the state is a group adopted but not yet corrected.
+	add("name", ifKnown(str(cur.Name), cur.Name != ""), str(g.Name))
+	if g.Managed.Has(FieldIsDemo) {
+		add("is_demo_group", ifKnown(boolean(cur.IsDemo), known(FieldIsDemo)), boolean(g.IsDemo))
+	}
+	if g.Managed.Has(FieldMapping) {
+		diffPairs("mapping.", cur.Mapping, g.Mapping, str, add)
+	}
+	if g.Managed.Has(FieldProperties) {
+		diffPairs("properties.", cur.Properties, g.Properties, jsonText, add)
+	}
+	x, y := cur.Cust(), g.Cust()
+	if g.Managed.Has(FieldEmails) {
+		add("emails", ifKnown(list(x.Emails), known(FieldEmails)), list(y.Emails))
+	}
+	if g.Managed.Has(FieldTags) {
+		add("group_tags", ifKnown(list(x.Tags), known(FieldTags)), list(y.Tags))
+	}
+	if g.Managed.Has(FieldLevel) {
+		add("hierarchy_level_name", ifKnown(str(x.Level), known(FieldLevel)), optional(y.Level))
+	}
+	if g.Managed.Has(FieldParent) {
+		add("parent_provided_id", ifKnown(optional(x.Parent), known(FieldParent)), optional(y.Parent))
+	}
+	return out
+}
+
+// optional is a string field where empty means none.
+func optional(s string) Value {
+	if s == "" {
+		return Value{}
+	}
+	return str(s)
+}
+
+func ifKnown(v Value, known bool) Value {
+	if !known {
+		return Value{}
+	}
+	return v
+}
+
+// diffPairs walks two sorted key lists together and reports every key whose
+// value differs, with val turning a stored value into a [Value].
+func diffPairs(prefix string, before, after Pairs, val func(string) Value, add func(path string, before, after Value)) {
+	i, j := 0, 0
+	for i < len(before) || j < len(after) {
+		switch {
+		case j == len(after) || (i < len(before) && before[i].Key < after[j].Key):
+			add(prefix+before[i].Key, val(before[i].Value), Value{})
+			i++
+		case i == len(before) || after[j].Key < before[i].Key:
+			add(prefix+after[j].Key, Value{}, val(after[j].Value))
+			j++
+		default:
+			add(prefix+after[j].Key, val(before[i].Value), val(after[j].Value))
+			i++
+			j++
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package reconcile
+
+import "iter"
+
+// Rows yields the report of a plan, one result per group: the manifests'
+// groups in manifest order, then the groups only the state holds (orphans,
+// deletes, rotations) in id order. ran holds Apply's results, one per
+// change of p.Work(); nil means nothing ran (a dry run), and every change
+// is then planned. Tokens follow the token rule: the result's, else the
+// state's, so that a group that failed or was not reached keeps the token
+// it has.
+func (p *Plan) Rows(st *State, ran []Result) iter.Seq[*Result] {
+	return func(yield func(*Result) bool) {
+		byIndex := map[int]*Result{}
+		var others []*Result
+		w := 0
+		for i := range p.Changes {
+			c := &p.Changes[i]
+			r := &Result{ID: c.ID, Action: c.Action, Status: StatusOK}
+			switch c.Action {
+			case ActionOrphan:
+			default:
+				if ran != nil {
+					r = &ran[w]
+				} else {
+					r.Status = StatusPlanned
+				}
+				w++
+			}
+			if c.index < 0 {
+				if c.Current != nil && r.Name == "" {
+					r.Name = c.Current.Name
+				}
+				others = append(others, r)
+			} else {
+				byIndex[c.index] = r
+			}
+		}
+		for i := range p.Desired {
+			g := &p.Desired[i]
+			r := byIndex[i]
+			if r == nil {
+				r = &Result{ID: g.ID, Action: ActionNoop, Status: StatusOK}
+			}
+			r.Name = g.Name
+			if !yield(withState(r, st)) {
+				return
+			}
+		}
+		for _, r := range others {
+			if !yield(withState(r, st)) {
+				return
+			}
+		}
+	}
+}
+
+func withState(r *Result, st *State) *Result {
+	if a := st.Groups[r.ID]; a != nil {
+		r.Token, r.EnvTag = keep(r.Token, a.Token), keep(r.EnvTag, a.EnvTag)
+	}
+	return r
+}

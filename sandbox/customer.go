@@ -1,0 +1,353 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+)
+
+// customerFields are what create_customer and update_customer take beyond
+// the common fields.
+type customerFields struct {
+	Emails    *[]string
+	Tags      *[]string
+	Level     string
+	HasLevel  bool
+	Parent    string
+	HasParent bool
+}
+
+func readCustomerFields(raw map[string]json.RawMessage) (*customerFields, error) {
+	c := &customerFields{}
+	for key, dst := range map[string]**[]string{"emails": &c.Emails, "group_tags": &c.Tags} {
+		if v, ok := raw[key]; ok {
+			var list []string
+			if json.Unmarshal(v, &list) != nil {
+				return nil, fmt.Errorf("%s: must be a list of strings", key)
+			}
+			if list == nil {
+				list = []string{}
+			}
+			*dst = &list
+		}
+	}
+	if _, ok := raw["hierarchy_level_name"]; ok {
+		c.HasLevel = true
+		if err := str(raw, "hierarchy_level_name", &c.Level); err != nil {
+			return nil, err
+		}
+	}
+	if _, ok := raw["parent_provided_id"]; ok {
+		c.HasParent = true
+		if err := str(raw, "parent_provided_id", &c.Parent); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// check refuses tags that do not exist, unknown levels, and parents that
+// do not exist or are not strictly higher. level is the group's level
+// after the change. Callers hold s.mu.
+func (s *Server) check(c *customerFields, id, level, parent string) error {
+	if c.Tags != nil {
+		for _, t := range *c.Tags {
+			if !slices.Contains(s.cfg.Tags, t) {
+				return fmt.Errorf("group tag %q does not exist", t)
+			}
+		}
+	}
+	li := s.levelIndex(level)
+	if li < 0 {
+		return fmt.Errorf("hierarchy level %q does not exist", level)
+	}
+	if parent == "" {
+		return nil
+	}
+	p := s.groups[parent]
+	switch {
+	case p == nil:
+		return fmt.Errorf("parent customer %q does not exist", parent)
+	case parent == id:
+		return fmt.Errorf("a customer cannot be its own parent")
+	case p.AccessGroup != s.cfg.AccessGroup:
+		return fmt.Errorf("parent customer %q is in another data visibility group", parent)
+	case s.levelIndex(p.Level) >= li:
+		return fmt.Errorf("parent customer %q is at level %q, which is not higher than %q", parent, p.Level, level)
+	}
+	return nil
+}
+
+func (c *customerFields) applyTo(g *Group) {
+	if c.Emails != nil {
+		g.Emails = *c.Emails
+	}
+	if c.Tags != nil {
+		g.Tags = *c.Tags
+	}
+	if c.HasLevel {
+		g.Level = c.Level
+	}
+	if c.HasParent {
+		g.Parent = c.Parent
+	}
+}
+
+// createCustomer is get-or-create: an existing customer is returned
+// unchanged with new_customer false.
+func (s *Server) createCustomer(req *request) (int, map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := str(req.raw, "provided_id", &req.id); err != nil {
+		return s.rejected(http.StatusBadRequest, err.Error())
+	}
+	f, err := readFields(req.raw, true)
+	if err != nil {
+		return s.rejected(http.StatusBadRequest, err.Error())
+	}
+	c, err := readCustomerFields(req.raw)
+	if err != nil {
+		return s.rejected(http.StatusBadRequest, err.Error())
+	}
+	if msg, ok := s.cfg.Reject[req.id]; ok {
+		return s.rejected(http.StatusBadRequest, msg)
+	}
+	if g, exists := s.groups[req.id]; exists {
+		s.stats.Gets++
+		return http.StatusOK, map[string]any{"success": 1, "new_customer": false, "customer": s.customer(g)}
+	}
+	level := s.cfg.Levels[0]
+	if c.HasLevel {
+		level = c.Level
+	}
+	if err := s.check(c, req.id, level, c.Parent); err != nil {
+		return s.rejected(http.StatusBadRequest, err.Error())
+	}
+	g := s.newGroup(req.id)
+	f.applyTo(g)
+	c.applyTo(g)
+	g.Level = level
+	s.stats.Creates++
+	return http.StatusOK, map[string]any{"success": 1, "new_customer": true, "customer": s.customer(g)}
+}
+
+// updateCustomer changes only the fields sent.
+func (s *Server) updateCustomer(req *request) (int, map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := str(req.raw, "provided_id", &req.id); err != nil {
+		return s.rejected(http.StatusBadRequest, err.Error())
+	}
+	f, err := readFields(req.raw, false)
+	if err != nil {
+		return s.rejected(http.StatusBadRequest, err.Error())
+	}
+	c, err := readCustomerFields(req.raw)
+	if err != nil {
+		return s.rejected(http.StatusBadRequest, err.Error())
+	}
+	if msg, ok := s.cfg.Reject[req.id]; ok {
+		return s.rejected(http.StatusBadRequest, msg)
+	}
+	g := s.groups[req.id]
+	if g == nil {
+		return s.missing(req.id)
+	}
+	level, parent := g.Level, g.Parent
+	if c.HasLevel {
+		level = c.Level
+	}
+	if c.HasParent {
+		parent = c.Parent
+	}
+	if err := s.check(c, req.id, level, parent); err != nil {
+		return s.rejected(http.StatusBadRequest, err.Error())
+	}
+	var rename string
+	if v, ok := req.raw["new_provided_id"]; ok {
+		if json.Unmarshal(v, &rename) != nil || rename == "" || s.groups[rename] != nil {
+			return s.rejected(http.StatusBadRequest, "new_provided_id: must be a new, non-empty id")
+		}
+	}
+	f.applyTo(g)
+	c.applyTo(g)
+	if rename != "" {
+		delete(s.groups, g.ID)
+		for _, child := range s.groups {
+			if child.Parent == g.ID {
+				child.Parent = rename
+			}
+		}
+		g.ID = rename
+		s.groups[rename] = g
+	}
+	s.stats.Updates++
+	s.markDirty()
+	return http.StatusOK, map[string]any{"success": 1, "customer": s.customer(g)}
+}
+
+func (s *Server) missing(id string) (int, map[string]any) {
+	s.stats.Rejected++
+	return http.StatusNotFound, map[string]any{"success": 0, "message": fmt.Sprintf("Customer with provided_id %q does not exist.", id)}
+}
+
+func (s *Server) getCustomer(req *request) (int, map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := str(req.raw, "provided_id", &req.id); err != nil {
+		return s.rejected(http.StatusBadRequest, err.Error())
+	}
+	g := s.groups[req.id]
+	if g == nil {
+		return s.missing(req.id)
+	}
+	return http.StatusOK, map[string]any{"success": 1, "customer": s.customer(g)}
+}
+
+// byToken finds the customer of current_token. Callers hold s.mu.
+func (s *Server) byToken(req *request) (*Group, error) {
+	var token string
+	if err := str(req.raw, "current_token", &token); err != nil {
+		return nil, err
+	}
+	for _, g := range s.groups {
+		if g.Token == token {
+			req.id = g.ID
+			return g, nil
+		}
+	}
+	return nil, nil
+}
+
+// deleteCustomer deletes the customer of current_token and every customer
+// below it.
+func (s *Server) deleteCustomer(req *request) (int, map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, err := s.byToken(req)
+	switch {
+	case err != nil:
+		return s.rejected(http.StatusBadRequest, err.Error())
+	case g == nil:
+		s.stats.Rejected++
+		return http.StatusNotFound, map[string]any{"success": 0, "message": "No customer has this token."}
+	}
+	s.cascade(g.ID)
+	s.stats.Deletes++
+	return http.StatusOK, map[string]any{"success": 1}
+}
+
+// rotateToken gives the customer of current_token a new token; the old one
+// stops working.
+func (s *Server) rotateToken(req *request) (int, map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, err := s.byToken(req)
+	switch {
+	case err != nil:
+		return s.rejected(http.StatusBadRequest, err.Error())
+	case g == nil:
+		s.stats.Rejected++
+		return http.StatusNotFound, map[string]any{"success": 0, "message": "No customer has this token."}
+	}
+	g.Token = newToken()
+	if s.hostile[HostileSameToken] {
+		g.Token = sameToken
+	}
+	s.stats.Rotations++
+	s.markDirty()
+	return http.StatusOK, map[string]any{"success": 1, "customer": s.customer(g)}
+}
+
+// listCustomers answers one page of the customers of the token's access
+// group, in creation order. It takes page from 1 and page_size up to 1000
+// (also spelt pageSize, as the docs' own example does), and filters by
+// parent and level.
+func (s *Server) listCustomers(req *request) (int, map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Lists++
+	page, size := 1, 20
+	get := func(k string) string {
+		if v := req.query[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	if v := get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return s.rejected(http.StatusBadRequest, "page: must be a positive integer")
+		}
+		page = n
+	}
+	for _, k := range []string{"page_size", "pageSize"} {
+		if v := get(k); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				return s.rejected(http.StatusBadRequest, k+": must be between 1 and 1000")
+			}
+			size = n
+		}
+	}
+	parent, level := get("parent_provided_id"), get("hierarchy_level_name")
+	var all []*Group
+	for _, g := range s.groups {
+		if g.AccessGroup == s.cfg.AccessGroup && (parent == "" || g.Parent == parent) && (level == "" || g.Level == level) {
+			all = append(all, g)
+		}
+	}
+	slices.SortFunc(all, func(a, b *Group) int { return a.Seq - b.Seq })
+	from := min((page-1)*size, len(all))
+	to := min(from+size, len(all))
+	list := make([]any, 0, to-from)
+	for _, g := range all[from:to] {
+		list = append(list, s.customer(g))
+	}
+	if s.cfg.ListStyle == "count" {
+		var next, prev any
+		if to < len(all) {
+			next = fmt.Sprintf("/v2/api/customers/?page=%d&page_size=%d", page+1, size)
+		}
+		if page > 1 {
+			prev = fmt.Sprintf("/v2/api/customers/?page=%d&page_size=%d", page-1, size)
+		}
+		return http.StatusOK, map[string]any{"success": 1, "count": len(all), "next": next, "previous": prev, "results": list}
+	}
+	return http.StatusOK, map[string]any{"success": 1, "total_count": len(all), "results": map[string]any{"customers": list}}
+}
+
+// customer is the Customer API's view of a group. Callers hold s.mu.
+func (s *Server) customer(g *Group) map[string]any {
+	props := map[string]any{}
+	if len(g.Properties) > 0 {
+		_ = json.Unmarshal(g.Properties, &props)
+	}
+	computed, computedMapping := map[string]any{}, map[string]string{}
+	var chain []*Group
+	for a := g; a != nil && len(chain) <= len(s.groups); a = s.groups[a.Parent] {
+		chain = append(chain, a)
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		var p map[string]any
+		_ = json.Unmarshal(chain[i].Properties, &p)
+		maps.Copy(computed, p)
+		maps.Copy(computedMapping, chain[i].Mapping)
+	}
+	return map[string]any{
+		"token": g.Token, "name": g.Name, "provided_id": g.ID, "is_demo_group": g.IsDemo,
+		"emails": nonNil(g.Emails), "group_tags": nonNil(g.Tags), "properties": props, "computed_properties": computed,
+		"access_group": g.AccessGroup, "parent_schema_datasource_mapping": g.Mapping,
+		"computed_parent_schema_datasource_mapping": computedMapping, "hierarchy_level": g.Level,
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

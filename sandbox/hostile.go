@@ -1,0 +1,218 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Hostile is a way the service, a proxy or the network misbehaves. Each is
+// off unless named.
+type Hostile string
+
+const (
+	// HostileRedirect answers every request with a 307 to RedirectTo, as a
+	// misconfigured proxy or an attacker would.
+	HostileRedirect Hostile = "redirect"
+	// HostileOtherGroup answers creates and updates about another group
+	// than the one asked, with that group's token.
+	HostileOtherGroup Hostile = "other-group"
+	// HostileSameToken gives every new group one and the same token.
+	HostileSameToken Hostile = "same-token"
+	// HostileNearJSON wraps successful answers in what is almost JSON: a
+	// byte order mark, an anti-hijacking prefix, trailing data.
+	HostileNearJSON Hostile = "near-json"
+	// HostileEchoToken acts on creates and updates, then fails them with
+	// a JSON error body that echoes the API token and the group's token,
+	// nested deep.
+	HostileEchoToken Hostile = "echo-token"
+	// HostileEchoText does the same with a long plain-text body, the API
+	// token straddling the 300th byte.
+	HostileEchoText Hostile = "echo-text"
+	// HostileThrottle answers 429 to everything, forever.
+	HostileThrottle Hostile = "throttle-forever"
+	// HostileNotFound answers every request with an HTML 404 page, as a
+	// wrong base URL does.
+	HostileNotFound Hostile = "not-found-page"
+)
+
+// AllHostile lists the hostile modes, for flags and tests.
+var AllHostile = []Hostile{HostileRedirect, HostileOtherGroup, HostileSameToken, HostileNearJSON, HostileEchoToken, HostileEchoText, HostileThrottle, HostileNotFound}
+
+// sameToken is the token HostileSameToken gives everyone.
+const sameToken = "5a4e70ce5a4e70ce5a4e70ce5a4e70ce5a4e70ce5a4e70ce"
+
+func (s *Server) is(h Hostile) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hostile[h]
+}
+
+// hostileBefore answers a request before the service sees it: a proxy's
+// redirect, a page that is not the API, a limiter that never lets go.
+func (s *Server) hostileBefore(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case s.is(HostileRedirect):
+		target := s.cfg.RedirectTo
+		if target == "" {
+			target = "https://attacker.invalid"
+		}
+		http.Redirect(w, r, strings.TrimRight(target, "/")+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		return true
+	case s.is(HostileNotFound):
+		notFoundPage(w)
+		return true
+	case s.is(HostileThrottle):
+		s.count(func(st *Stats) { st.Throttled++ })
+		s.throttle(w, s.cfg.Now(), time.Second, true)
+		return true
+	}
+	return false
+}
+
+// hostileAnswer replaces the answer of a call that was acted on.
+func (s *Server) hostileAnswer(w http.ResponseWriter, req *request, code int, answer map[string]any) bool {
+	token := groupToken(answer)
+	switch {
+	case s.is(HostileEchoToken):
+		writeJSON(w, http.StatusBadRequest, map[string]any{"success": 0, "errors": map[string]any{
+			"user_group": []any{map[string]any{"token": token, "detail": fmt.Sprintf("token %s and Token %s were refused", token, s.cfg.Token)}}}})
+		return true
+	case s.is(HostileEchoText):
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusBadGateway)
+		// The API token starts a few bytes before the 300th, where a
+		// message cut before it is scrubbed would keep its first part.
+		const head, auth = "upstream error: ", "Explo-Authorization: Token "
+		io.WriteString(w, head+strings.Repeat("x", 294-len(head)-len(auth))+auth+s.cfg.Token+"; the customer token was "+token+"\n")
+		return true
+	case code != http.StatusOK:
+		return false
+	case s.is(HostileOtherGroup):
+		for _, key := range []string{"user_group", "customer"} {
+			if g, ok := answer[key].(map[string]any); ok {
+				g["provided_id"] = "not-" + req.id
+				g["token"] = newToken()
+			}
+		}
+	}
+	if s.is(HostileNearJSON) {
+		s.mu.Lock()
+		s.answers++
+		n := s.answers
+		s.mu.Unlock()
+		data, _ := json.Marshal(answer)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		switch n % 3 {
+		case 0:
+			w.Write(append([]byte("\xef\xbb\xbf"), data...))
+		case 1:
+			w.Write(append([]byte(")]}'\n"), data...))
+		default:
+			w.Write(append(data, []byte(" <!-- cached -->")...))
+		}
+		return true
+	}
+	return false
+}
+
+func groupToken(answer map[string]any) string {
+	for _, key := range []string{"user_group", "customer"} {
+		if g, ok := answer[key].(map[string]any); ok {
+			if t, ok := g["token"].(string); ok {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
+// PauseWhen says whether a paused request has been acted on.
+type PauseWhen int
+
+const (
+	// PauseBefore holds requests before they are acted on; a request
+	// whose client went away meanwhile is never acted on.
+	PauseBefore PauseWhen = iota
+	// PauseAfter acts on requests, then holds their answers.
+	PauseAfter
+)
+
+const (
+	pauseBefore = PauseBefore
+	pauseAfter  = PauseAfter
+)
+
+// gate holds requests after the first n changes, for tests that kill a
+// client at a known point.
+type gate struct {
+	after   int
+	when    PauseWhen
+	passed  int
+	held    int
+	dropped bool
+	release chan struct{}
+	changed chan struct{}
+}
+
+// PauseAfter lets n more changing requests through, then holds every
+// further one (before or after acting on it) until [Server.Resume].
+func (s *Server) PauseAfter(n int, when PauseWhen) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gate = &gate{after: n, when: when, release: make(chan struct{}), changed: make(chan struct{})}
+}
+
+// WaitHeld blocks until n requests are held.
+func (s *Server) WaitHeld(n int) {
+	for {
+		s.mu.Lock()
+		g := s.gate
+		if g == nil || g.held >= n {
+			s.mu.Unlock()
+			return
+		}
+		ch := g.changed
+		s.mu.Unlock()
+		<-ch
+	}
+}
+
+// Resume releases the held requests and stops pausing. With drop, the
+// requests held before being acted on are never acted on, as if they had
+// been lost on the way.
+func (s *Server) Resume(drop bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gate != nil {
+		s.gate.dropped = drop
+		close(s.gate.release)
+		s.gate = nil
+	}
+}
+
+// pause holds r at point when if the gate says so, and reports whether
+// the request goes on (its client is still there).
+func (s *Server) pause(r *http.Request, when PauseWhen) bool {
+	s.mu.Lock()
+	g := s.gate
+	if g == nil || g.when != when {
+		s.mu.Unlock()
+		return true
+	}
+	if g.passed < g.after {
+		g.passed++
+		s.mu.Unlock()
+		return true
+	}
+	g.held++
+	close(g.changed)
+	g.changed = make(chan struct{})
+	s.mu.Unlock()
+	<-g.release
+	return when == PauseAfter || (!g.dropped && r.Context().Err() == nil)
+}
