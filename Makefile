@@ -3,7 +3,6 @@ GO ?= go
 BIN := bin/groupsync
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-
 .PHONY: build test demo lint bench fuzz
 
 build:
@@ -23,11 +22,15 @@ demo: build
 	./scripts/demo.sh $(BIN)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./manifest .
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./manifest .
 
+# Each target for FUZZTIME (30s); crashers land in testdata/fuzz.
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./manifest
-	$(GO) test -run '^$$' -fuzz FuzzParseYAML -fuzztime 30s ./manifest
-	$(GO) test -run '^$$' -fuzz FuzzObject -fuzztime 30s ./internal/flatjson
-	$(GO) test -run '^$$' -fuzz FuzzCanonical -fuzztime 30s ./internal/canonjson
-	$(GO) test -run '^$$' -fuzz FuzzQuote -fuzztime 30s ./internal/canonjson
+	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime $(FUZZTIME) ./manifest
+	$(GO) test -run '^$$' -fuzz FuzzParseYAML -fuzztime $(FUZZTIME) ./manifest
+	$(GO) test -run '^$$' -fuzz FuzzObject -fuzztime $(FUZZTIME) ./internal/flatjson
+	$(GO) test -run '^$$' -fuzz FuzzCanonical -fuzztime $(FUZZTIME) ./internal/canonjson
+	$(GO) test -run '^$$' -fuzz FuzzQuote -fuzztime $(FUZZTIME) ./internal/canonjson
+	$(GO) test -run '^$$' -fuzz FuzzDescribe -fuzztime $(FUZZTIME) ./explo
+	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./internal/textsafe

@@ -135,77 +135,165 @@ func smallManifest(b *testing.B, dir string, n int) string {
 	return p
 }
 
-const benchLimit = 50 // the sandbox's allowed requests per second
+const benchLimit = 50 // the sandbox's quota per 1s window: 180/m scaled
 
-// BenchmarkCreates: 1,000 creates against a sandbox limited to 50/s.
-func BenchmarkCreates(b *testing.B) {
+// benchLatency is a round trip to a real service, as RATE.md measured it.
+const benchLatency = 18 * time.Millisecond
+
+// BenchmarkRate: 1,000 creates against the sandbox limited to 50 requests
+// per 1 s window (180 a minute, time scaled), for each limiter model, with
+// the client matched, 5× too fast, at 0.9×, and sharing the quota with a
+// second process that takes a third of it, as another job on the same IP
+// would. Side by side, Explo's documented loop: one call at a time, and a
+// whole window of sleep on each 429.
+//
+// It reports accepted requests over what the limit allowed in the run
+// (the second process's included), wall time over the ideal (1,000 calls
+// at the rate left to groupsync, or at its --rate when lower), 429s
+// (groupsync's), and failed groups.
+func BenchmarkRate(b *testing.B) {
+	const n = 1000
 	cases := []struct {
-		name     string
-		rate     string
-		failRate float64
+		name        string
+		rate        float64 // groupsync's --rate, per second
+		concurrency string
+		share       float64 // of the quota a second process takes
 	}{
-		{"client-50/s", "50/s", 0},
-		{"client-250/s", "250/s", 0},
-		{"client-50/s-faults-20%", "50/s", 0.2},
+		{"matched", 50, "4", 0},
+		{"5x-too-fast", 250, "8", 0},
+		{"0.9x", 45, "4", 0},
+		{"shared-third", 50, "4", 1.0 / 3},
 	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
+	for _, model := range sandbox.LimiterModels {
+		for _, c := range cases {
+			b.Run(string(model)+"/"+c.name, func(b *testing.B) {
+				for b.Loop() {
+					e := newBenchEnv(b, sandbox.Config{Quota: benchLimit, Window: time.Second, Limiter: model, Latency: benchLatency, RetryAfter: sandbox.RetryAfterMixed})
+					manifestPath := smallManifest(b, e.dir, n)
+					other := startCompetitor(e.url, c.share)
+					m := e.apply(b, manifestPath, "--rate", fmt.Sprintf("%g/s", c.rate), "--concurrency", c.concurrency, "--auto-approve")
+					theirs := other.stop()
+					if m.code != 0 {
+						b.Fatalf("exit %d: %s", m.code, m.stderr)
+					}
+					reportRun(b, e.sb.Stats(), theirs, m.wall, n, min(c.rate, benchLimit*(1-c.share)), e.failed(b))
+				}
+			})
+		}
+		b.Run(string(model)+"/explo-loop", func(b *testing.B) {
 			for b.Loop() {
-				const n = 1000
-				e := newBenchEnv(b, sandbox.Config{Quota: benchLimit, Window: time.Second, FailRate: c.failRate, SlowDelay: 1500 * time.Millisecond})
-				m := e.apply(b, smallManifest(b, e.dir, n), "--rate", c.rate, "--concurrency", "8", "--timeout", "1s")
-				failed := e.failed(b)
-				reportRates(b, e.sb.Stats(), n-failed, m.wall, int(benchLimit))
-				b.ReportMetric(float64(failed), "failed-groups")
-			}
-		})
-	}
-}
-
-// BenchmarkSequentialBaseline is Explo's documented loop: one call at a
-// time, and a one-minute sleep on every 429. Time is scaled with the limit:
-// the sandbox allows 50/s instead of 3/s, so the minute becomes
-// 60s × 3/50 = 3.6s. How a limit admits bursts decides how much that sleep
-// wastes, so it runs against both a smooth limiter (one second's burst)
-// and one that admits a minute's worth at once (180 calls).
-func BenchmarkSequentialBaseline(b *testing.B) {
-	const n = 500
-	sleep := time.Duration(float64(time.Minute) * 3 / float64(benchLimit))
-	for _, burst := range []int{50, 180} {
-		b.Run(fmt.Sprintf("burst-%d", burst), func(b *testing.B) {
-			for b.Loop() {
-				e := newBenchEnv(b, sandbox.Config{Quota: benchLimit, Window: time.Second, Limiter: sandbox.LimiterBucket, Burst: burst})
+				e := newBenchEnv(b, sandbox.Config{Quota: benchLimit, Window: time.Second, Limiter: model, Latency: benchLatency, RetryAfter: sandbox.RetryAfterMixed})
 				start := time.Now()
 				for i := range n {
 					id, name := benchdata.Row(i)
-					for {
-						code := postCreate(b, e.url, id, name)
-						if code != http.StatusTooManyRequests {
-							break
-						}
-						time.Sleep(sleep)
+					for postCreate(b, e.url, id, name) == http.StatusTooManyRequests {
+						time.Sleep(time.Second) // Explo's example sleeps the whole window
 					}
 				}
-				reportRates(b, e.sb.Stats(), n, time.Since(start), burst)
+				reportRun(b, e.sb.Stats(), competitor{}, time.Since(start), n, benchLimit, 0)
 			}
 		})
 	}
 }
 
-// reportRates reports, as ratios to the sandbox's limit: the requests it
-// accepted per second, the groups converged per second, and the accepted
-// requests over all the limit allowed in the run, its initial burst
-// included (a short run against a large burst can exceed the rate).
-func reportRates(b *testing.B, st sandbox.Stats, groups int, wall time.Duration, burst int) {
-	accepted := float64(st.Requests - st.Throttled)
-	b.ReportMetric(accepted/wall.Seconds()/float64(benchLimit), "accepted/allowed")
-	b.ReportMetric(float64(groups)/wall.Seconds()/float64(benchLimit), "groups/allowed")
-	b.ReportMetric(accepted/(float64(burst)+float64(benchLimit)*wall.Seconds()), "burst-adjusted")
-	b.ReportMetric(float64(st.Throttled), "429s")
-	b.ReportMetric(float64(st.Faults), "faults")
+// competitor is another process on the same IP, taking a share of the
+// quota at an even pace.
+type competitor struct {
+	accepted, throttled int
+	done                chan competitor
+	quit                chan struct{}
+}
+
+func startCompetitor(url string, share float64) *competitor {
+	c := &competitor{done: make(chan competitor, 1), quit: make(chan struct{})}
+	if share == 0 {
+		c.done <- competitor{}
+		return c
+	}
+	go func() {
+		var got competitor
+		t := time.NewTicker(time.Duration(float64(time.Second) / (share * benchLimit)))
+		defer t.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-c.quit:
+				c.done <- got
+				return
+			case <-t.C:
+			}
+			if postCreate(nil, url, fmt.Sprintf("other-%d", i), "Other") == http.StatusTooManyRequests {
+				got.throttled++
+			} else {
+				got.accepted++
+			}
+		}
+	}()
+	return c
+}
+
+func (c *competitor) stop() competitor {
+	close(c.quit)
+	return <-c.done
+}
+
+// reportRun reports a run as ratios to the limit. The ideal is every call
+// at rate: the limit, the share of it left to groupsync, or the --rate it
+// was given when that is lower.
+func reportRun(b *testing.B, st sandbox.Stats, other competitor, wall time.Duration, groups int, rate float64, failed int) {
+	accepted := st.Requests - st.Throttled
+	allowed := benchLimit * wall.Seconds()
+	ideal := float64(groups) / rate
+	b.ReportMetric(float64(accepted)/allowed, "accepted/allowed")
+	b.ReportMetric(wall.Seconds()/ideal, "wall/ideal")
+	b.ReportMetric(float64(st.Throttled-other.throttled), "429s")
+	b.ReportMetric(float64(failed), "failed-groups")
 	b.ReportMetric(wall.Seconds(), "wall-s")
 }
 
+// BenchmarkAdopt: 10,000 customers already on the service, an empty
+// state. Without --refresh each is a create that finds it and an update;
+// with it, the list (1,000 a call) and an update only where a field
+// differs. Reported: the calls, and the time they take at Explo's 180/m.
+func BenchmarkAdopt(b *testing.B) {
+	const n = 10_000
+	for _, refresh := range []bool{false, true} {
+		name := "without-refresh"
+		if refresh {
+			name = "with-refresh"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				e := newBenchEnv(b, sandbox.Config{Quota: -1})
+				var m strings.Builder
+				m.WriteString("user_group_id,name\n")
+				for i := range n {
+					id, name := benchdata.Row(i)
+					e.sb.Put(sandbox.Group{ID: id, Name: name})
+					fmt.Fprintf(&m, "%s,%s\n", id, name)
+				}
+				path := filepath.Join(e.dir, "m.csv")
+				if err := os.WriteFile(path, []byte(m.String()), 0o600); err != nil {
+					b.Fatal(err)
+				}
+				args := []string{"--api", "customer", "--rate", "100000/s", "--concurrency", "16", "--auto-approve"}
+				if refresh {
+					args = append(args, "--refresh")
+				}
+				r := e.apply(b, path, args...)
+				if r.code != 0 {
+					b.Fatalf("exit %d: %s", r.code, r.stderr)
+				}
+				st := e.sb.Stats()
+				b.ReportMetric(float64(st.Requests), "calls")
+				b.ReportMetric(float64(st.Creates), "creates")
+				b.ReportMetric(float64(st.Requests)/3, "s-at-180/m")
+				b.ReportMetric(r.wall.Seconds(), "wall-s")
+			}
+		})
+	}
+}
+
+// postCreate is one create_user_group, as Explo's example makes it.
 func postCreate(b *testing.B, url, id, name string) int {
 	body := fmt.Sprintf(`{"user_group_id": %q, "name": %q}`, id, name)
 	req, _ := http.NewRequestWithContext(context.Background(), "POST", url+"/api/create_user_group/", strings.NewReader(body))
@@ -213,6 +301,9 @@ func postCreate(b *testing.B, url, id, name string) int {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
+		if b == nil {
+			return 0
+		}
 		b.Fatal(err)
 	}
 	resp.Body.Close()

@@ -123,7 +123,7 @@ func (c *Config) manifestFlags(fs *flag.FlagSet) {
 		c.Files = append(c.Files, s)
 		return nil
 	})
-	fs.Var(&flagValue{set: func(s string) error { return c.setDelimiter(s) }}, "delimiter", "CSV delimiter: ',', ';' or 'tab' (default: detected from the header)")
+	fs.Var(&flagValue{set: func(s string) error { return c.setDelimiter(s) }}, "delimiter", "CSV delimiter `D`: ',', ';' or 'tab' (default: detected from the header)")
 	fs.Var(&flagValue{text: c.API, set: c.setAPI}, "api", "the Explo `API` to drive: user-group or customer")
 }
 

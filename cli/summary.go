@@ -80,7 +80,7 @@ func (t *tally) print(w io.Writer, calls int, took time.Duration, reportPath str
 		jsonSummary: jsonSummary{Create: a(reconcile.ActionCreate), Adopt: a(reconcile.ActionAdopt), Update: a(reconcile.ActionUpdate),
 			Noop: a(reconcile.ActionNoop), Orphan: a(reconcile.ActionOrphan), Delete: a(reconcile.ActionDelete), Rotate: a(reconcile.ActionRotate)},
 		OK: t.status[reconcile.StatusOK], Failed: t.status[reconcile.StatusFailed], Skipped: t.status[reconcile.StatusSkipped],
-		Planned: t.status[reconcile.StatusPlanned], Calls: calls, DurationSeconds: took.Seconds(), Report: reportPath, Failures: t.failures,
+		Planned: t.status[reconcile.StatusPlanned], Calls: calls, DurationSeconds: took.Round(time.Millisecond).Seconds(), Report: reportPath, Failures: t.failures,
 	}
 	if out.Failures == nil {
 		out.Failures = []jsonFailure{}

@@ -57,6 +57,9 @@ type Ticket struct {
 	at time.Time
 }
 
+// Sent is when the limiter let the call go.
+func (t Ticket) Sent() time.Time { return t.at }
+
 // margin widens the window by 2%, so that the jitter between sending a
 // call and its arrival never lands call i+quota inside the service's
 // window of call i.
@@ -212,11 +215,30 @@ func (l *Limiter) Throttled(t Ticket, retryAfter time.Duration, has bool) {
 		l.quota = n
 	}
 	if has {
-		l.notBefore = later(l.notBefore, now.Add(retryAfter))
+		l.notBefore = later(l.notBefore, l.resume(now, retryAfter))
 	}
 	l.lastAdjust = now
 	close(l.changed)
 	l.changed = make(chan struct{})
+}
+
+// resume is when to come back after a 429 with a Retry-After. The
+// service rounds it up to a whole second (DRF writes whole seconds, an
+// HTTP date has no fraction), which against a one-second window can be a
+// whole window lost; when the own log says the oldest send leaves within
+// that second, it is trusted instead. A log that is wrong (another job
+// holds part of the quota) costs one more 429, not a wait.
+func (l *Limiter) resume(now time.Time, retryAfter time.Duration) time.Time {
+	told := now.Add(retryAfter)
+	n := len(l.sends)
+	if n < l.quota {
+		return told
+	}
+	own := l.sends[n-l.quota].at.Add(l.span())
+	if own.After(now) && own.Before(told) && told.Sub(own) < time.Second {
+		return own
+	}
+	return told
 }
 
 // learnWindow learns the service's window from the first 429 of a run.

@@ -2,7 +2,6 @@ package reconcile_test
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -32,7 +31,7 @@ func wait(t *testing.T, c *fakeclock.Clock, l *reconcile.Limiter) (reconcile.Tic
 			if g.err != nil {
 				t.Fatal(g.err)
 			}
-			return g.tk, c.Now()
+			return g.tk, g.tk.Sent()
 		default:
 		}
 		if next, ok := c.Next(); ok {
@@ -76,8 +75,12 @@ func TestLimiter_ThrottledLearnsTheQuotaAndSharesTheWait(t *testing.T) {
 	c := fakeclock.New(t0)
 	l := reconcile.NewLimiter(10, time.Second, c)
 	var tickets []reconcile.Ticket
-	for range 6 {
-		tk, _ := wait(t, c, l)
+	var first time.Time
+	for i := range 6 {
+		tk, at := wait(t, c, l)
+		if i == 0 {
+			first = at
+		}
 		tickets = append(tickets, tk)
 	}
 	// The sixth is refused: the service took 5 in its window (another job
@@ -93,29 +96,46 @@ func TestLimiter_ThrottledLearnsTheQuotaAndSharesTheWait(t *testing.T) {
 	if q, _ := l.Quota(); q != 5 {
 		t.Fatalf("a stale 429 changed the quota to %d", q)
 	}
-	// Every caller waits for the same instant.
+	// Every caller waits for one and the same instant. Retry-After is
+	// whole seconds rounded up; the own log says the oldest send leaves
+	// the window within that second, and is trusted.
+	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	at := make([]time.Time, 3)
-	for i := range at {
+	for range 3 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l.Wait(context.Background())
-			at[i] = c.Now()
+			l.Wait(ctx)
 		}()
 	}
-	done := make(chan struct{})
-	go c.Drive(1, done)
-	wg.Wait()
-	close(done)
-	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
-	if want := throttledAt.Add(1500 * time.Millisecond); at[0] != want {
-		t.Fatalf("first send after the 429 at +%v, want +1.5s", at[0].Sub(throttledAt))
-	}
-	for i := 1; i < len(at); i++ {
-		if gap := at[i].Sub(at[i-1]); gap != 204*time.Millisecond {
-			t.Errorf("then %v apart, want paced at the learned quota (204ms)", gap)
+	c.BlockUntil(3, nil)
+	want := first.Add(1020 * time.Millisecond)
+	for _, at := range c.Pending() {
+		if at != want || at.After(throttledAt.Add(1500*time.Millisecond)) {
+			t.Errorf("a caller waits until +%v, want when the oldest send left the window (+%v)", at.Sub(throttledAt), want.Sub(throttledAt))
 		}
+	}
+	cancel()
+	wg.Wait()
+	// Then sends are paced at the learned quota.
+	_, a := wait(t, c, l)
+	_, b := wait(t, c, l)
+	if a != want || b.Sub(a) != 204*time.Millisecond {
+		t.Errorf("sends at +%v and +%v, want +%v and 204ms later", a.Sub(throttledAt), b.Sub(throttledAt), want.Sub(throttledAt))
+	}
+}
+
+func TestLimiter_TrustsALongerRetryAfter(t *testing.T) {
+	c := fakeclock.New(t0)
+	l := reconcile.NewLimiter(10, time.Second, c)
+	var tk reconcile.Ticket
+	for range 3 {
+		tk, _ = wait(t, c, l)
+	}
+	throttledAt := c.Now()
+	l.Throttled(tk, 1900*time.Millisecond, true)
+	if _, at := wait(t, c, l); at != throttledAt.Add(1900*time.Millisecond) {
+		t.Fatalf("sent at +%v, want +1.9s", at.Sub(throttledAt))
 	}
 }
 

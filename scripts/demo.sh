@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# make demo: start the sandbox on loopback, apply samples/ twice (a create
-# run, then a no-op run that makes zero calls), and print the report with
-# tokens redacted. Needs nothing but the groupsync binary.
+# make demo: start the sandbox on loopback, validate and plan samples/,
+# apply it (a create run), plan and apply again (a no-op run that makes
+# zero calls), and print the report with tokens redacted. Unattended:
+# --auto-approve, so that it never stops to ask even in a terminal. Needs
+# nothing but the groupsync binary.
 set -euo pipefail
 bin=${1:-bin/groupsync}
 work=$(mktemp -d)
@@ -17,15 +19,18 @@ url=$(sed -n 's/.*serving the Explo API on \(http:[^ ]*\).*/\1/p' "$work/sandbox
 [ -n "$url" ] || { cat "$work/sandbox.out"; exit 1; }
 
 export EXPLO_API_URL=$url EXPLO_API_TOKEN=demo-token
+state=(--state "$work/state.json")
 run() { echo; echo "\$ groupsync $*"; "$bin" "$@"; }
 
 echo "== sandbox at $url"
 run validate -f samples
-run plan -f samples --state "$work/state.json" --rate 20/s
-run apply -f samples --state "$work/state.json" --rate 20/s --report "$work/report.csv"
-run plan -f samples --state "$work/state.json" --detailed-exitcode
-run apply -f samples --state "$work/state.json" --rate 20/s --report "$work/report.csv" --json
+run plan -f samples "${state[@]}" --rate 20/s
+run apply -f samples "${state[@]}" --rate 20/s --report "$work/report.csv" --auto-approve
 echo
-echo "== the report (tokens redacted here; the file $work/report.csv has them, mode 0600)"
-"$bin" apply -f samples --state "$work/state.json" --report "$work/redacted.csv" --redact-tokens
+echo "== nothing changed: the plan is empty and apply makes no call"
+run plan -f samples "${state[@]}" --detailed-exitcode
+run apply -f samples "${state[@]}" --rate 20/s --report "$work/report.csv" --auto-approve --json
+echo
+echo "== the report (tokens redacted here; $work/report.csv has them, mode 0600)"
+"$bin" apply -f samples "${state[@]}" --report "$work/redacted.csv" --redact-tokens --auto-approve
 cat "$work/redacted.csv"

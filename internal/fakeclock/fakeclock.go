@@ -73,6 +73,18 @@ func (c *Clock) Advance(d time.Duration) {
 	c.now = end
 }
 
+// Pending returns when the pending timers fire, earliest first.
+func (c *Clock) Pending() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]time.Time, len(c.timers))
+	for i, t := range c.timers {
+		out[i] = t.at
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
 // Waiters returns how many timers are pending.
 func (c *Clock) Waiters() int {
 	c.mu.Lock()
@@ -105,7 +117,19 @@ func (c *Clock) BlockUntil(n int, done <-chan struct{}) bool {
 // wait on the clock when idle.
 func (c *Clock) Drive(n int, done <-chan struct{}) {
 	for c.BlockUntil(n, done) {
-		if next, ok := c.Next(); ok {
+		c.mu.Lock()
+		// Look again under the lock: a timer may have been stopped since.
+		var next time.Time
+		if len(c.timers) >= n {
+			next = c.timers[0].at
+			for _, t := range c.timers[1:] {
+				if t.at.Before(next) {
+					next = t.at
+				}
+			}
+		}
+		c.mu.Unlock()
+		if !next.IsZero() {
 			c.Advance(next.Sub(c.Now()))
 		}
 	}

@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"groupsync/internal/fakeclock"
+	"groupsync/reconcile"
+	"groupsync/sandbox"
+)
+
+const token = "cli-test-token-0123456789"
+
+// The help text and the README's Usage block are the same text.
+func TestUsage_IsTheREADMEs(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)\n## Usage\n\n```\n(.*?)```\n").FindSubmatch(data)
+	if m == nil {
+		t.Fatal("README.md has no ## Usage section with a code block")
+	}
+	if got := string(m[1]); got != Usage {
+		t.Errorf("README's Usage block differs from the help text:\n%s\nwant\n%s", got, Usage)
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	tests := []struct {
+		in     string
+		quota  int
+		window time.Duration
+		bad    bool
+	}{
+		{"180/m", 180, time.Minute, false},
+		{"3/s", 3, time.Second, false},
+		{"10800/h", 10800, time.Hour, false},
+		{"0.5/s", 1, 2 * time.Second, false},
+		{"2.5/s", 3, 1200 * time.Millisecond, false},
+		{"NaN/s", 0, 0, true},
+		{"NaN", 0, 0, true},
+		{"+Inf/m", 0, 0, true},
+		{"0/s", 0, 0, true},
+		{"-3/s", 0, 0, true},
+		{"3/d", 0, 0, true},
+	}
+	for _, tt := range tests {
+		r, err := parseRate(tt.in)
+		if (err != nil) != tt.bad || (!tt.bad && (r.Quota != tt.quota || r.Window != tt.window)) {
+			t.Errorf("parseRate(%q) = %+v, %v", tt.in, r, err)
+		}
+	}
+}
+
+func sandboxURL(t *testing.T) (*sandbox.Server, string) {
+	sb := sandbox.New(sandbox.Config{Token: token, Quota: -1})
+	ts := httptest.NewServer(sb)
+	t.Cleanup(ts.Close)
+	return sb, ts.URL
+}
+
+// In a terminal apply shows the plan and asks; only "yes" goes on. It
+// never asks when stdin or stderr is not a terminal, or with
+// --auto-approve.
+func TestApply_AsksInATerminal(t *testing.T) {
+	sb, url := sandboxURL(t)
+	dir := t.TempDir()
+	m := filepath.Join(dir, "m.csv")
+	os.WriteFile(m, []byte("id,name\na,A\n"), 0o600)
+	run := func(interactive bool, stdin string, extra ...string) (string, int) {
+		var stderr bytes.Buffer
+		args := append([]string{"apply", "-f", m, "--api-url", url, "--state", filepath.Join(dir, "s.json"),
+			"--report", filepath.Join(dir, "r.csv"), "--rate", "100/s"}, extra...)
+		code := Main(context.Background(), args, IO{Stdin: strings.NewReader(stdin), Stdout: io.Discard, Stderr: &stderr, Interactive: interactive,
+			Getenv: func(k string) string { return map[string]string{"EXPLO_API_TOKEN": token}[k] }})
+		return stderr.String(), code
+	}
+	out, code := run(true, "no\n")
+	if code != 1 || !strings.Contains(out, "  + create a\n") || !strings.Contains(out, "Apply these changes? Only 'yes' will be accepted: ") ||
+		!strings.Contains(out, "apply cancelled; nothing was sent") || sb.Stats().Requests != 0 {
+		t.Fatalf("answer no: exit %d, %d calls\n%s", code, sb.Stats().Requests, out)
+	}
+	if out, code := run(true, ""); code != 1 || sb.Stats().Requests != 0 {
+		t.Fatalf("no answer: exit %d\n%s", code, out)
+	}
+	if out, code := run(false, ""); code != 0 || strings.Contains(out, "Apply these changes?") || sb.Stats().Requests != 1 {
+		t.Fatalf("not a terminal: exit %d\n%s", code, out)
+	}
+	os.WriteFile(m, []byte("id,name\na,A2\n"), 0o600)
+	if out, code := run(true, "", "--auto-approve"); code != 0 || strings.Contains(out, "Apply these changes?") || sb.Stats().Requests != 2 {
+		t.Fatalf("--auto-approve: exit %d\n%s", code, out)
+	}
+	os.WriteFile(m, []byte("id,name\na,A3\n"), 0o600)
+	if out, code := run(true, "yes\n"); code != 0 || sb.Stats().Requests != 3 {
+		t.Fatalf("yes: exit %d\n%s", code, out)
+	}
+}
+
+// Without a terminal, progress is a line every ten seconds, with a
+// timestamp and the time left at the pace so far.
+func TestProgress_Lines(t *testing.T) {
+	c := fakeclock.New(time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC))
+	var out bytes.Buffer
+	p := newProgress(IO{Stderr: &out, Clock: c}, 10)
+	c.BlockUntil(1, nil)
+	for range 4 {
+		p.add(&reconcile.Result{Status: reconcile.StatusOK})
+	}
+	p.add(&reconcile.Result{Status: reconcile.StatusFailed})
+	c.Advance(10 * time.Second)
+	c.BlockUntil(1, nil) // the next line's timer: the first line is out
+	p.finish()
+	if got, want := out.String(), "groupsync: 2026-11-24T03:00:10Z progress: 5/10 groups done, 1 failed, about 10s left\n"; got != want {
+		t.Errorf("progress line %q, want %q", got, want)
+	}
+}
+
+// With a bar, -v lines go above it: the bar's line is cleared first, and
+// each log line ends its own line.
+func TestProgress_LogGoesAboveTheBar(t *testing.T) {
+	var out bytes.Buffer
+	p := newProgress(IO{Stderr: &out, StderrTerminal: true}, 3)
+	p.add(&reconcile.Result{Status: reconcile.StatusOK})
+	p.log("groupsync: a: create ok (1 attempt)")
+	p.add(&reconcile.Result{Status: reconcile.StatusOK})
+	p.log("groupsync: b: create ok (1 attempt)")
+	p.finish()
+	s := out.String()
+	for _, line := range []string{"groupsync: a: create ok (1 attempt)", "groupsync: b: create ok (1 attempt)"} {
+		i := strings.Index(s, line)
+		if i < 1 || s[i-1] != '\r' || !strings.HasPrefix(s[i+len(line):], "\n") {
+			t.Errorf("%q is not on a line of its own, above the bar:\n%q", line, s)
+		}
+	}
+}
+
+// groupsync sandbox serves both APIs until interrupted, and keeps its
+// store in --data.
+func TestSandboxCommand(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	r, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"sandbox", "--addr", "127.0.0.1:0", "--token", "t0k", "--rate", "off", "--data", data}, IO{Stdout: w, Stderr: io.Discard})
+		w.Close()
+	}()
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := strings.TrimSpace(strings.TrimPrefix(line, "sandbox: serving the Explo API on "))
+	go io.Copy(io.Discard, r)
+	for _, path := range []string{"/api/create_user_group/", "/api/create_customer/"} {
+		body := `{"user_group_id": "a", "provided_id": "b", "name": "A"}`
+		req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
+		req.Header.Set("Explo-Authorization", "Token t0k")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", path, resp, err)
+		}
+		resp.Body.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	saved, _ := os.ReadFile(data)
+	if !strings.Contains(string(saved), `"provided_id": "a"`) || !strings.Contains(string(saved), `"provided_id": "b"`) {
+		t.Errorf("--data holds %s", saved)
+	}
+	for _, bad := range [][]string{{"--addr", "0.0.0.0:8089"}, {"--hostile", "nice"}, {"--limiter", "leaky"}, {"--rate", "NaN"}, {"--retry-after", "soon"}, {"--fail-rate", "2"}} {
+		if err := Run(context.Background(), append([]string{"sandbox"}, bad...), IO{Stdout: io.Discard, Stderr: io.Discard}); err == nil {
+			t.Errorf("sandbox %v was accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"groupsync/cli"
+	"groupsync/sandbox"
+)
+
+func customerEnv(t *testing.T) *env {
+	e := newEnv(t, sandbox.Config{})
+	e.api = cli.APICustomer
+	return e
+}
+
+func customerCSV(n int, names map[string]string) string {
+	var b strings.Builder
+	b.WriteString("provided_id,name,group_tags,properties.tier\n")
+	for i := range n {
+		id := fmt.Sprintf("cust-%04d", i)
+		name := fmt.Sprintf("Customer %d", i)
+		if v, ok := names[id]; ok {
+			name = v
+		}
+		fmt.Fprintf(&b, "%s,%s,gold,%d\n", id, name, i%3)
+	}
+	return b.String()
+}
+
+// Issue 12's acceptance, against the in-process sandbox.
+func TestCustomerAPI_CreateRerunAndRefresh(t *testing.T) {
+	e := customerEnv(t)
+	m := e.write("customers.csv", customerCSV(40, nil))
+	if _, stderr, code := e.run("apply", "-f", m); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if st := e.sb.Stats(); st.Paths["/api/create_customer/"] != 40 || st.Requests != 40 {
+		t.Fatalf("first apply: %v", st.Paths)
+	}
+	checkReportMatchesSandbox(t, e, 40)
+
+	e.sb.ResetStats()
+	if _, stderr, code := e.run("apply", "-f", m); code != 0 || e.sb.Stats().Requests != 0 {
+		t.Fatalf("rerun: exit %d, %d calls\n%s", code, e.sb.Stats().Requests, stderr)
+	}
+	stdout, stderr, code := e.run("plan", "-f", m, "--refresh", "--detailed-exitcode")
+	if code != 0 || e.sb.Stats().Requests != 1 || e.sb.Stats().Paths["/v2/api/customers/"] != 1 {
+		t.Fatalf("plan --refresh on an unchanged service: exit %d, %v\n%s%s", code, e.sb.Stats().Paths, stdout, stderr)
+	}
+
+	// Renamed and deleted behind groupsync's back.
+	for _, id := range []string{"cust-0001", "cust-0002", "cust-0003"} {
+		e.sb.Change(id, func(g *sandbox.Group) { g.Name = "Changed in the UI" })
+	}
+	e.sb.Delete("cust-0004")
+	e.sb.ResetStats()
+	stdout, _, code = e.run("plan", "-f", m, "--refresh")
+	if code != 0 || strings.Count(stdout, `name: "Changed in the UI" → "Customer `) != 3 || !strings.Contains(stdout, "  + create cust-0004\n") ||
+		!strings.Contains(stdout, "Plan: 1 to create, 3 to update, 36 unchanged, 0 orphaned.") {
+		t.Fatalf("plan --refresh after drift: exit %d\n%s", code, stdout)
+	}
+	e.sb.ResetStats()
+	if _, stderr, code := e.run("apply", "-f", m, "--refresh"); code != 0 {
+		t.Fatalf("apply --refresh: exit %d\n%s", code, stderr)
+	}
+	if p := e.sb.Stats().Paths; p["/v2/api/customers/"] != 1 || p["/api/update_customer/"] != 3 || p["/api/create_customer/"] != 1 || e.sb.Stats().Requests != 5 {
+		t.Fatalf("apply --refresh made %v", p)
+	}
+	checkReportMatchesSandbox(t, e, 40)
+}
+
+// 1,500 customers already on the service and an empty state: adopted with
+// their tokens from two list pages, an update only where a field differs,
+// and no create at all.
+func TestCustomerAPI_AdoptFromTheList(t *testing.T) {
+	e := customerEnv(t)
+	const n = 1500
+	for i := range n {
+		e.sb.Put(sandbox.Group{ID: fmt.Sprintf("cust-%04d", i), Name: fmt.Sprintf("Customer %d", i), Tags: []string{"gold"},
+			Properties: []byte(fmt.Sprintf(`{"tier": "%d"}`, i%3))})
+	}
+	m := e.write("customers.csv", customerCSV(n, map[string]string{"cust-0007": "Renamed", "cust-1234": "Renamed too"}))
+	_, stderr, code := e.run("apply", "-f", m, "--refresh", "--concurrency", "8")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	p := e.sb.Stats().Paths
+	if p["/v2/api/customers/"] != 2 || p["/api/update_customer/"] != 2 || p["/api/create_customer/"] != 0 || e.sb.Stats().Creates != 0 {
+		t.Fatalf("calls %v", p)
+	}
+	checkReportMatchesSandbox(t, e, n)
+	adopted := 0
+	for _, r := range e.report() {
+		if r["action"] == "adopt" {
+			adopted++
+		}
+	}
+	if adopted != n {
+		t.Errorf("%d rows adopt, want %d", adopted, n)
+	}
+	e.sb.ResetStats()
+	if _, _, code := e.run("apply", "-f", m); code != 0 || e.sb.Stats().Requests != 0 {
+		t.Errorf("rerun after adopting: exit %d, %d calls", code, e.sb.Stats().Requests)
+	}
+}
+
+// --prune deletes exactly the owned orphans, children first; a customer
+// someone else created is never deleted; a delete that would cascade onto
+// a wanted customer is refused before any call.
+func TestCustomerAPI_Prune(t *testing.T) {
+	e := customerEnv(t)
+	full := e.write("org.yaml", `
+- {id: org, name: Org}
+- {id: dept, name: Dept, hierarchy_level_name: Department, parent_provided_id: org}
+- {id: team, name: Team, hierarchy_level_name: Team, parent_provided_id: dept}
+- {id: other, name: Other}
+`)
+	if _, stderr, code := e.run("apply", "-f", full); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	e.sb.Put(sandbox.Group{ID: "foreign", Name: "Created by someone else"})
+	e.sb.Put(sandbox.Group{ID: "foreign-child", Name: "Under org", Level: "Team", Parent: "org"})
+
+	// org and its tree leave the manifest, but team is still wanted:
+	// deleting org would take it along.
+	keepTeam := e.write("keep-team.yaml", "- {id: other, name: Other}\n- {id: team, name: Team, hierarchy_level_name: Team, parent_provided_id: dept}\n")
+	e.sb.ResetStats()
+	_, stderr, code := e.run("apply", "-f", keepTeam, "--prune")
+	if code != 1 || !strings.Contains(stderr, `deleting "dept" would also delete "team", which the manifests want`) ||
+		!strings.Contains(stderr, `deleting "org" would also delete "team"`) {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for path, n := range e.sb.Stats().Paths {
+		if path != "/v2/api/customers/" && n > 0 {
+			t.Errorf("a refused plan called %s", path)
+		}
+	}
+
+	only := e.write("only-other.yaml", "- {id: other, name: Other}\n")
+	stdout, _, _ := e.run("plan", "-f", only, "--prune")
+	if !strings.Contains(stdout, "  - delete org  (and with it, below it: dept, foreign-child, team)") {
+		t.Errorf("plan does not name the cascade:\n%s", stdout)
+	}
+	e.sb.ResetStats()
+	if _, stderr, code := e.run("apply", "-f", only, "--prune", "--concurrency", "8"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var deleted []string
+	for _, r := range e.sb.Requests() {
+		if r.Path == "/api/delete_customer/" {
+			deleted = append(deleted, r.Path)
+		}
+	}
+	groups := e.sb.Groups()
+	if len(deleted) != 3 || len(groups) != 2 || groups["foreign"].Name == "" || groups["other"].Name == "" {
+		t.Fatalf("%d deletes; left on the service: %v", len(deleted), groups)
+	}
+	// Children first: each delete found its customer (none had been
+	// taken by a parent's cascade already).
+	if st := e.sb.Stats(); st.Deletes != 3 || st.Rejected != 0 {
+		t.Errorf("deletes %d, rejected %d", st.Deletes, st.Rejected)
+	}
+	rows := e.report()
+	if last := rows[len(rows)-1]; last["action"] != "delete" || last["status"] != "ok" {
+		t.Errorf("report %v", rows)
+	}
+}
+
+// A three-level hierarchy in one manifest, children listed first, is
+// created in dependency order even at --concurrency 16.
+func TestCustomerAPI_HierarchyOrder(t *testing.T) {
+	e := customerEnv(t)
+	var y strings.Builder
+	for d := range 5 {
+		for tm := range 4 {
+			fmt.Fprintf(&y, "- {id: team-%d-%d, name: T, hierarchy_level_name: Team, parent_provided_id: dept-%d}\n", d, tm, d)
+		}
+		fmt.Fprintf(&y, "- {id: dept-%d, name: D, hierarchy_level_name: Department, parent_provided_id: org}\n", d)
+	}
+	y.WriteString("- {id: org, name: Org}\n")
+	m := e.write("org.yaml", y.String())
+	if _, stderr, code := e.run("apply", "-f", m, "--concurrency", "16"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if st := e.sb.Stats(); st.Creates != 26 || st.Rejected != 0 {
+		t.Fatalf("creates %d, rejected %d", st.Creates, st.Rejected)
+	}
+	checkReportMatchesSandbox(t, e, 26)
+}
+
+// rotate gives new tokens that are the sandbox's, and the old ones no
+// longer work there.
+func TestCustomerAPI_Rotate(t *testing.T) {
+	e := customerEnv(t)
+	m := e.write("customers.csv", customerCSV(3, nil))
+	if _, stderr, code := e.run("apply", "-f", m); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	old := e.sb.Groups()
+	if _, stderr, code := e.run("rotate", "--only", "cust-0000,cust-0002"); code != 0 {
+		t.Fatalf("rotate: exit %d\n%s", code, stderr)
+	}
+	now := e.sb.Groups()
+	rows := map[string]map[string]string{}
+	for _, r := range e.report() {
+		rows[r["user_group_id"]] = r
+	}
+	for _, id := range []string{"cust-0000", "cust-0002"} {
+		if now[id].Token == old[id].Token || rows[id]["token"] != now[id].Token || rows[id]["action"] != "rotate" {
+			t.Errorf("%s: old %s, new %s, report %v", id, old[id].Token[:6], now[id].Token[:6], rows[id])
+		}
+	}
+	if now["cust-0001"].Token != old["cust-0001"].Token {
+		t.Error("a customer not named was rotated")
+	}
+	// The old token is dead on the service; the recorded one works.
+	req, _ := http.NewRequest("POST", e.url+"/api/refresh_customer_token/", strings.NewReader(`{"current_token": "`+old["cust-0000"].Token+`"}`))
+	req.Header.Set("Explo-Authorization", "Token "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the old token: %v %v, want 404", resp, err)
+	}
+	resp.Body.Close()
+	if _, stderr, code := e.run("rotate", "--only", "cust-0000"); code != 0 {
+		t.Errorf("a second rotation from the recorded token: exit %d\n%s", code, stderr)
+	}
+	// And the plan is unchanged.
+	if _, _, code := e.run("plan", "-f", m, "--detailed-exitcode"); code != 0 {
+		t.Errorf("plan after rotating: exit %d, want no changes", code)
+	}
+}
