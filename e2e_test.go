@@ -404,3 +404,37 @@ func TestSecrets_NeverInOutput(t *testing.T) {
 		})
 	}
 }
+
+// A closed stdout (groupsync apply --json | head -c0) makes writes fail;
+// it must not kill the run before it writes its state and report (Go's
+// runtime kills a process on a broken stdout pipe unless SIGPIPE is
+// handled).
+func TestSignal_ClosedStdoutStillWritesStateAndReport(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	m := e.write("customers.csv", customers(5, nil, nil))
+	cmd := e.command("apply", "-f", m, "--rate", "5000/s", "--json")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // nobody reads
+	cmd.Stdout = w
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("exit %v, want 3 (changes made, summary not written)\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "the summary could not be written to stdout") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+	checkReportMatchesSandbox(t, e, 5)
+	if st, err := state.Read(e.path("state.json")); err != nil || len(st.Groups) != 5 {
+		t.Errorf("state: %v, %v", st, err)
+	}
+}

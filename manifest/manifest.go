@@ -138,7 +138,7 @@ func (d *dedup) drop(kept, groups []reconcile.Group) ([]reconcile.Group, Errors)
 	for i := range groups {
 		g := &groups[i]
 		key := g.ID
-		if !norm.NFC.IsNormalString(key) {
+		if !ascii(key) && !norm.NFC.IsNormalString(key) {
 			key = norm.NFC.String(key)
 		}
 		if first, dup := d.seen[key]; dup {
@@ -166,6 +166,16 @@ func (d *dedup) drop(kept, groups []reconcile.Group) ([]reconcile.Group, Errors)
 		}
 	}
 	return out, errs
+}
+
+// ascii reports whether s is plain ASCII, which is always in NFC.
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // parentCycles reports every group whose chain of parents comes back to

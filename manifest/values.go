@@ -33,6 +33,11 @@ const textHint = "format the column as text in the spreadsheet and export again"
 // checkScientific refuses a value a spreadsheet turned into scientific
 // notation: the digits it rounded away cannot be recovered.
 func checkScientific(s string) error {
+	// Most values have no E at all; the regular expression is for the
+	// few that do.
+	if !strings.ContainsAny(s, "eE") {
+		return nil
+	}
 	if scientific.MatchString(s) {
 		return fmt.Errorf("%q is a number in scientific notation, as Excel writes long numbers after rounding them: %s", s, textHint)
 	}

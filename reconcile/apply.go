@@ -24,10 +24,12 @@ const (
 // the group's token under the token rule (the last answer's, else the
 // state's).
 type Result struct {
-	ID     string
-	Name   string
-	Action Action
-	Status Status
+	ID string
+	// Desired is the manifest's group; nil for a group of the state only.
+	Desired *Group
+	Name    string
+	Action  Action
+	Status  Status
 	// New is the create answer's new_user_group; nil when no create
 	// answered.
 	New    *bool
@@ -199,7 +201,7 @@ func (r *run) after(c *Change, deps []int, done []chan struct{}, results []Resul
 }
 
 func (r *run) newResult(c *Change) Result {
-	res := Result{ID: c.ID, Action: c.Action, Status: StatusOK}
+	res := Result{ID: c.ID, Desired: c.Desired, Action: c.Action, Status: StatusOK}
 	switch {
 	case c.Desired != nil:
 		res.Name = c.Desired.Name

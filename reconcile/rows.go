@@ -2,7 +2,8 @@ package reconcile
 
 import "iter"
 
-// Rows yields the report of a plan, one result per group: the manifests'
+// Rows yields the report of a plan, one result per group (valid until the
+// next one is yielded): the manifests'
 // groups in manifest order, then the groups only the state holds (orphans,
 // deletes, rotations) in id order. ran holds Apply's results, one per
 // change of p.Work(); nil means nothing ran (a dry run), and every change
@@ -16,7 +17,7 @@ func (p *Plan) Rows(st *State, ran []Result) iter.Seq[*Result] {
 		w := 0
 		for i := range p.Changes {
 			c := &p.Changes[i]
-			r := &Result{ID: c.ID, Action: c.Action, Status: StatusOK}
+			r := &Result{ID: c.ID, Desired: c.Desired, Action: c.Action, Status: StatusOK}
 			switch c.Action {
 			case ActionOrphan:
 			default:
@@ -36,11 +37,15 @@ func (p *Plan) Rows(st *State, ran []Result) iter.Seq[*Result] {
 				byIndex[c.index] = r
 			}
 		}
+		// Unchanged groups, the most of a large run, share one result,
+		// so that the report of a million costs no garbage.
+		var noop Result
 		for i := range p.Desired {
 			g := &p.Desired[i]
 			r := byIndex[i]
 			if r == nil {
-				r = &Result{ID: g.ID, Action: ActionNoop, Status: StatusOK}
+				noop = Result{ID: g.ID, Desired: g, Action: ActionNoop, Status: StatusOK}
+				r = &noop
 			}
 			r.Name = g.Name
 			if !yield(withState(r, st)) {

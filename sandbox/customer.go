@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -96,24 +97,34 @@ func (c *customerFields) applyTo(g *Group) {
 	}
 }
 
+// readCustomer reads the body of create_customer (which requires a name)
+// or update_customer. Callers hold s.mu.
+func (s *Server) readCustomer(req *request, create bool) (*fields, *customerFields, error) {
+	if err := str(req.raw, "provided_id", &req.id); err != nil {
+		return nil, nil, err
+	}
+	f, err := readFields(req.raw, create)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := readCustomerFields(req.raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if msg, ok := s.cfg.Reject[req.id]; ok {
+		return nil, nil, errors.New(msg)
+	}
+	return f, c, nil
+}
+
 // createCustomer is get-or-create: an existing customer is returned
 // unchanged with new_customer false.
 func (s *Server) createCustomer(req *request) (int, map[string]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := str(req.raw, "provided_id", &req.id); err != nil {
-		return s.rejected(http.StatusBadRequest, err.Error())
-	}
-	f, err := readFields(req.raw, true)
+	f, c, err := s.readCustomer(req, true)
 	if err != nil {
 		return s.rejected(http.StatusBadRequest, err.Error())
-	}
-	c, err := readCustomerFields(req.raw)
-	if err != nil {
-		return s.rejected(http.StatusBadRequest, err.Error())
-	}
-	if msg, ok := s.cfg.Reject[req.id]; ok {
-		return s.rejected(http.StatusBadRequest, msg)
 	}
 	if g, exists := s.groups[req.id]; exists {
 		s.stats.Gets++
@@ -138,19 +149,9 @@ func (s *Server) createCustomer(req *request) (int, map[string]any) {
 func (s *Server) updateCustomer(req *request) (int, map[string]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := str(req.raw, "provided_id", &req.id); err != nil {
-		return s.rejected(http.StatusBadRequest, err.Error())
-	}
-	f, err := readFields(req.raw, false)
+	f, c, err := s.readCustomer(req, false)
 	if err != nil {
 		return s.rejected(http.StatusBadRequest, err.Error())
-	}
-	c, err := readCustomerFields(req.raw)
-	if err != nil {
-		return s.rejected(http.StatusBadRequest, err.Error())
-	}
-	if msg, ok := s.cfg.Reject[req.id]; ok {
-		return s.rejected(http.StatusBadRequest, msg)
 	}
 	g := s.groups[req.id]
 	if g == nil {

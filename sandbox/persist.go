@@ -4,16 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"syscall"
 	"time"
+
+	"groupsync/internal/atomicfile"
 )
 
 // Persist loads the store from path when it exists and then writes it back
 // after every change (at most every 100ms), so `groupsync sandbox --data`
-// keeps its groups across restarts. Each write is atomic and synced. The
+// keeps its groups across restarts. Each write is atomic and synced (the
+// file is 0600: it holds tokens, even if a sandbox's). The
 // returned stop writes the last changes, ends the writer, and returns the
 // first error any write met.
 func (s *Server) Persist(path string) (stop func() error, err error) {
@@ -84,33 +86,8 @@ func (s *Server) save(path string) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".sandbox-*")
-	if err != nil {
+	return atomicfile.Write(path, atomicfile.Options{}, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
+	})
 }

@@ -89,6 +89,9 @@ func unsafe(r rune) bool {
 // Control reports whether s holds a control character (or NUL, or a
 // bidirectional override), which ids and names must not.
 func Control(s string) (rune, bool) {
+	if !needs(s) {
+		return 0, false
+	}
 	for _, r := range s {
 		if unsafe(r) {
 			return r, true
