@@ -108,6 +108,9 @@ func FuzzParseYAML(f *testing.F) {
 	f.Add("- {id: a, name: A}\n")
 	f.Add("defaults: {mapping: {'1': 2}}\ngroups:\n  - {id: 1, name: x, properties: {a: [1, {b: null}]}}\n")
 	f.Add("- &x {id: a, name: A}\n- *x\n")
+	f.Add(billionLaughs)
+	f.Add("- {id: a, name: A, properties: {x: &a [1, *a]}}\n")
+	f.Add("- {id: 1.5E+10, name: A, parent_provided_id: b, group_tags: [x], mapping: {'1': 02134}}\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		groups, errs := ParseYAML(strings.NewReader(in), Options{Customer: true})
 		checkGroups(t, groups, errs)
