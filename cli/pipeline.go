@@ -112,7 +112,7 @@ func (p *pipeline) loadGroups() error {
 	if saved.API != "" {
 		p.cfg.API = saved.API
 	}
-	p.cfg.Refresh, p.cfg.Prune = saved.Refresh, saved.Prune
+	p.cfg.Refresh, p.cfg.Prune, p.cfg.Only = saved.Refresh, saved.Prune, saved.Only
 	p.saved, p.groups = saved, saved.Groups
 	return nil
 }

@@ -35,7 +35,7 @@ func runPlan(ctx context.Context, args []string, o IO) error {
 	}
 	defer p.close()
 	if cfg.Out != "" {
-		saved := &state.SavedPlan{APIURL: cfg.APIURL, Serial: p.st.Serial, Groups: p.groups, API: cfg.API, Refresh: cfg.Refresh, Prune: cfg.Prune}
+		saved := &state.SavedPlan{APIURL: cfg.APIURL, Serial: p.st.Serial, Groups: p.groups, API: cfg.API, Refresh: cfg.Refresh, Prune: cfg.Prune, Only: cfg.Only}
 		if err := state.WritePlan(cfg.Out, saved); err != nil {
 			return fmt.Errorf("save the plan: %w", err)
 		}

@@ -19,11 +19,13 @@ type SavedPlan struct {
 	// plan when the state has moved since.
 	Serial int64
 	Groups []reconcile.Group
-	// API, Refresh and Prune are the flags the plan was made with, which
-	// apply uses again.
+	// API, Refresh, Prune and Only are the flags the plan was made with,
+	// which apply uses again: a plan made for a few ids must not take the
+	// state's other groups for orphans.
 	API     string
 	Refresh bool
 	Prune   bool
+	Only    []string
 }
 
 type planFile struct {
@@ -37,13 +39,14 @@ type planFile struct {
 	API           string       `json:"api,omitempty"`
 	Refresh       bool         `json:"refresh,omitempty"`
 	Prune         bool         `json:"prune,omitempty"`
+	Only          []string     `json:"only,omitempty"`
 }
 
 const planKind = "groupsync-plan"
 
 // WritePlan saves p at path.
 func WritePlan(path string, p *SavedPlan) error {
-	f := planFile{Kind: planKind, FormatVersion: FormatVersion, APIURL: p.APIURL, StateSerial: p.Serial, API: p.API, Refresh: p.Refresh, Prune: p.Prune}
+	f := planFile{Kind: planKind, FormatVersion: FormatVersion, APIURL: p.APIURL, StateSerial: p.Serial, API: p.API, Refresh: p.Refresh, Prune: p.Prune, Only: p.Only}
 	for i := range p.Groups {
 		g := &p.Groups[i]
 		w := toWire(&reconcile.Applied{Group: *g})
@@ -78,7 +81,7 @@ func ReadPlan(path string) (*SavedPlan, error) {
 	if len(f.Files) != len(f.Groups) || len(f.Lines) != len(f.Groups) {
 		return nil, fmt.Errorf("%s is damaged: its group and source lists differ in length", path)
 	}
-	p := &SavedPlan{APIURL: f.APIURL, Serial: f.StateSerial, Groups: make([]reconcile.Group, len(f.Groups)), API: f.API, Refresh: f.Refresh, Prune: f.Prune}
+	p := &SavedPlan{APIURL: f.APIURL, Serial: f.StateSerial, Groups: make([]reconcile.Group, len(f.Groups)), API: f.API, Refresh: f.Refresh, Prune: f.Prune, Only: f.Only}
 	for i, w := range f.Groups {
 		a, err := w.applied(w.ID)
 		if err != nil {
