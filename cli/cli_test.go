@@ -153,7 +153,9 @@ func TestSandboxCommand(t *testing.T) {
 	r, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"sandbox", "--addr", "127.0.0.1:0", "--token", "t0k", "--rate", "off", "--data", data}, IO{Stdout: w, Stderr: io.Discard})
+		done <- Run(ctx, []string{"sandbox", "--addr", "127.0.0.1:0", "--token", "t0k", "--rate", "5/s", "--limiter", "bucket", "--burst", "5",
+			"--retry-after", "date", "--latency", "1ms", "--fail-rate", "0", "--faults", "500", "--slow", "1s", "--seed", "3",
+			"--levels", "Top,Bottom", "--tags", "x,y", "--list-style", "count", "--data", data}, IO{Stdout: w, Stderr: io.Discard})
 		w.Close()
 	}()
 	line, err := bufio.NewReader(r).ReadString('\n')
@@ -162,22 +164,38 @@ func TestSandboxCommand(t *testing.T) {
 	}
 	url := strings.TrimSpace(strings.TrimPrefix(line, "sandbox: serving the Explo API on "))
 	go io.Copy(io.Discard, r)
-	for _, path := range []string{"/api/create_user_group/", "/api/create_customer/"} {
-		body := `{"user_group_id": "a", "provided_id": "b", "name": "A"}`
-		req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
+	call := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
 		req.Header.Set("Explo-Authorization", "Token t0k")
 		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("%s: %v %v", path, resp, err)
+		if err != nil {
+			t.Fatal(err)
 		}
-		resp.Body.Close()
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Retry-After") + string(data)
+	}
+	for _, c := range []struct{ method, path, body, want string }{
+		{"POST", "/api/create_user_group/", `{"user_group_id": "a", "name": "A"}`, `"new_user_group":true`},
+		{"POST", "/api/create_customer/", `{"provided_id": "b", "name": "B", "group_tags": ["x"]}`, `"hierarchy_level":"Top"`},
+		{"POST", "/api/create_customer/", `{"provided_id": "c", "name": "C", "hierarchy_level_name": "Bottom", "parent_provided_id": "b"}`, `"new_customer":true`},
+		{"POST", "/api/create_customer/", `{"provided_id": "d", "name": "D", "group_tags": ["gold"]}`, `group tag \"gold\" does not exist`},
+		{"GET", "/v2/api/customers/?page=1&page_size=10", ``, `"count":3`},
+	} {
+		if _, got := call(c.method, c.path, c.body); !strings.Contains(got, c.want) {
+			t.Errorf("%s %s: %s, want %s", c.method, c.path, got, c.want)
+		}
+	}
+	// The bucket of 5 is spent: a 429 with a date.
+	if code, got := call("GET", "/v2/api/customers/", ``); code != 429 || !strings.Contains(got, "GMT") {
+		t.Errorf("over the limit: %d %s", code, got)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	saved, _ := os.ReadFile(data)
-	if !strings.Contains(string(saved), `"provided_id": "a"`) || !strings.Contains(string(saved), `"provided_id": "b"`) {
+	if !strings.Contains(string(saved), `"provided_id": "a"`) || !strings.Contains(string(saved), `"provided_id": "c"`) {
 		t.Errorf("--data holds %s", saved)
 	}
 	for _, bad := range [][]string{{"--addr", "0.0.0.0:8089"}, {"--hostile", "nice"}, {"--limiter", "leaky"}, {"--rate", "NaN"}, {"--retry-after", "soon"}, {"--fail-rate", "2"}} {
