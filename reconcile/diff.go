@@ -93,9 +93,6 @@ type Summary struct {
 	Calls int
 }
 
-// Changes counts the changes that call the service to change something.
-func (s Summary) Changes() int { return s.Calls }
-
 // Summary counts the plan's actions.
 func (p *Plan) Summary() Summary {
 	s := Summary{Noop: p.Noop, Calls: p.ListCalls}

@@ -85,13 +85,6 @@ func (c *Clock) Pending() []time.Time {
 	return out
 }
 
-// Waiters returns how many timers are pending.
-func (c *Clock) Waiters() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.timers)
-}
-
 // BlockUntil returns true once at least n timers are pending (the
 // goroutines under test have reached their waits), or false when done is
 // closed first.
