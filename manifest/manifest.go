@@ -114,7 +114,7 @@ func Load(paths []string, opts Options) (*Manifest, error) {
 		}
 	}
 	if opts.Customer {
-		errs = append(errs, parentCycles(m.Groups)...)
+		errs = append(errs, hierarchy(m.Groups)...)
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -168,6 +168,13 @@ func (d *dedup) drop(kept, groups []reconcile.Group) ([]reconcile.Group, Errors)
 	return out, errs
 }
 
+func levelName(l string) string {
+	if l == "" {
+		return "the group"
+	}
+	return fmt.Sprintf("level %q", l)
+}
+
 // ascii reports whether s is plain ASCII, which is always in NFC.
 func ascii(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -178,16 +185,31 @@ func ascii(s string) bool {
 	return true
 }
 
-// parentCycles reports every group whose chain of parents comes back to
-// itself: the service could create none of them.
-func parentCycles(groups []reconcile.Group) Errors {
+// hierarchy reports every group whose chain of parents comes back to
+// itself, and every group at the same level as its parent (a parent must
+// be strictly higher): the service could create none of them. Whether a
+// level exists only the service knows; the API has no call to list them.
+func hierarchy(groups []reconcile.Group) Errors {
 	parent := map[string]string{}
+	byID := map[string]*reconcile.Group{}
 	for i := range groups {
+		byID[groups[i].ID] = &groups[i]
 		if p := groups[i].ParentID(); p != "" {
 			parent[groups[i].ID] = p
 		}
 	}
 	var errs Errors
+	for i := range groups {
+		g := &groups[i]
+		p := byID[g.ParentID()]
+		if p == nil || p == g {
+			continue
+		}
+		if level, plevel := g.Cust().Level, p.Cust().Level; level == plevel {
+			errs = append(errs, &ParseError{File: g.Source.File, Line: g.Source.Line, Field: "hierarchy_level_name",
+				Err: fmt.Errorf("%s is at the level of its parent %q (%s): a parent must be at a higher level", levelName(level), p.ID, p.Source)})
+		}
+	}
 	for i := range groups {
 		g := &groups[i]
 		chain := []string{g.ID}

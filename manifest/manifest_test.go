@@ -341,7 +341,7 @@ func TestLoad_WorkbookAndReportInDirectory(t *testing.T) {
 func TestLoad_CustomerFields(t *testing.T) {
 	_, paths := write(t, map[string]string{"m.csv": "id,name,emails,group_tags,hierarchy_level_name,parent_provided_id\n" +
 		"org,Org,\"[\"\"b@x.com\"\", \"\"a@x.com\"\"]\",\"gold, eu\",Organization,\n" +
-		"team,Team,,,Team,org\n",
+		"team,Team,,,Department,org\n",
 		"m.yaml": "defaults: {group_tags: [std]}\ngroups:\n  - {id: sub, name: Sub, emails: [c@x.com], hierarchy_level_name: Team, parent_provided_id: team}\n"})
 	m, err := Load(paths, Options{Customer: true})
 	if err != nil {
@@ -354,7 +354,7 @@ func TestLoad_CustomerFields(t *testing.T) {
 	all := reconcile.FieldEmails | reconcile.FieldTags | reconcile.FieldLevel | reconcile.FieldParent
 	want := map[string]reconcile.Customer{
 		"org":  {Emails: []string{"a@x.com", "b@x.com"}, Tags: []string{"eu", "gold"}, Level: "Organization"},
-		"team": {Emails: []string{}, Tags: []string{}, Level: "Team", Parent: "org"},
+		"team": {Emails: []string{}, Tags: []string{}, Level: "Department", Parent: "org"},
 		"sub":  {Emails: []string{"c@x.com"}, Tags: []string{"std"}, Level: "Team", Parent: "team"},
 	}
 	for id, w := range want {
@@ -365,10 +365,12 @@ func TestLoad_CustomerFields(t *testing.T) {
 	}
 }
 
-func TestLoad_ParentCycle(t *testing.T) {
-	_, paths := write(t, map[string]string{"m.yaml": "- {id: a, name: A, parent_provided_id: b}\n- {id: b, name: B, parent_provided_id: a}\n- {id: c, name: C, parent_provided_id: c}\n"})
+func TestLoad_Hierarchy(t *testing.T) {
+	_, paths := write(t, map[string]string{"m.yaml": "- {id: a, name: A, parent_provided_id: b, hierarchy_level_name: Team}\n- {id: b, name: B, parent_provided_id: a}\n- {id: c, name: C, parent_provided_id: c}\n" +
+		"- {id: org, name: O}\n- {id: same, name: S, parent_provided_id: org}\n- {id: ok, name: K, parent_provided_id: org, hierarchy_level_name: Team}\n"})
 	_, err := Load(paths, Options{Customer: true})
-	for _, want := range []string{":1: parent_provided_id: the parents form a cycle: a → b → a", ":3: parent_provided_id: the parents form a cycle: c → c"} {
+	for _, want := range []string{":1: parent_provided_id: the parents form a cycle: a → b → a", ":3: parent_provided_id: the parents form a cycle: c → c",
+		`:5: hierarchy_level_name: the group is at the level of its parent "org" (` + paths[0] + `:4): a parent must be at a higher level`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Load() = %v, want %s", err, want)
 		}
