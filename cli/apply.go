@@ -143,17 +143,19 @@ func (a *applyRun) run(ctx context.Context) error {
 	}
 	took := a.o.clock().Now().Sub(start)
 	var problems []string
+	tokensIn := "the state holds every token"
 	// Nothing changed, nothing written: a no-op run leaves no trace but
 	// its report, and a run that never reached the service does not bind
 	// the state to a URL that may be a typo.
 	if p.store.Changed() || (bind && runErr == nil && ctx.Err() == nil) {
 		if err := p.store.Save(); err != nil {
 			problems = append(problems, fmt.Sprintf("the state could not be written (%v); every answer of this run is in %s, which the next run folds in", err, p.store.JournalPath()))
+			tokensIn = "the journal holds every token"
 		}
 	}
 	var t tally
 	if err := writeReport(a.cfg.Report, a.cfg.RedactTokens, t.count(p.plan.Rows(st, results))); err != nil {
-		problems = append(problems, fmt.Sprintf("the report could not be written (%v); the state holds every token", err))
+		problems = append(problems, fmt.Sprintf("the report could not be written (%v); %s", err, tokensIn))
 	}
 	if a.cfg.JSON {
 		if err := t.print(a.o.Stdout, a.calls(), took, a.cfg.Report); err != nil {
@@ -200,9 +202,6 @@ func (a *applyRun) confirm() error {
 
 func (a *applyRun) apply(ctx context.Context, n int) ([]reconcile.Result, error) {
 	p := a.p
-	if err := atomicfile.Sweep(a.cfg.Report); err != nil {
-		return nil, err
-	}
 	applier := p.newApplier(p.store.Record)
 	applier.Forget = p.store.Forget
 	a.api = applier.API.(*countingAPI)
