@@ -108,7 +108,7 @@ func (c *Client) decode(req request, resp *http.Response, data []byte, out inter
 	}
 	isJSON := jsonObject(data)
 	if status < 200 || status > 299 {
-		e := &Error{Status: status, GroupID: req.id, Kind: kindOf(status, isJSON), Message: describe(status, data, secrets)}
+		e := &Error{Status: status, GroupID: req.id, Kind: kindOf(status, isJSON), Message: describe(status, data, secrets), API: isJSON}
 		if e.Message == "" {
 			e.Message = http.StatusText(status)
 		}
@@ -123,7 +123,7 @@ func (c *Client) decode(req request, resp *http.Response, data []byte, out inter
 		if strings.HasPrefix(msg, "the answer is not") {
 			msg = "no message"
 		}
-		return &Error{Status: status, GroupID: req.id, Rejected: true, Message: msg}
+		return &Error{Status: status, GroupID: req.id, Rejected: true, Message: msg, API: true}
 	}
 	return nil
 }

@@ -32,6 +32,9 @@ type Error struct {
 	Rejected bool
 	// Err is the transport failure, when there was no answer.
 	Err error
+	// API is set when the answer's body was a JSON object, as the API's
+	// are (a proxy's error page is not).
+	API bool
 
 	retryAfter    time.Duration
 	hasRetryAfter bool
@@ -58,6 +61,9 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Is maps the error onto reconcile's kinds.
 func (e *Error) Is(target error) bool { return e.Kind != nil && target == e.Kind }
+
+// APIAnswer reports whether the answer came from the API.
+func (e *Error) APIAnswer() bool { return e.API }
 
 // Code returns the status of the answer, or 0.
 func (e *Error) Code() int { return e.Status }

@@ -97,6 +97,18 @@ type RetryAfterer interface {
 	RetryAfter() (time.Duration, bool)
 }
 
+// Answerer is implemented by errors of an answer. APIAnswer reports
+// whether the answer looked like the API's (a JSON body), rather than a
+// proxy's error page: only such an answer shows that the URL is right.
+type Answerer interface {
+	APIAnswer() bool
+}
+
+func fromAPI(err error) bool {
+	var a Answerer
+	return errors.As(err, &a) && a.APIAnswer()
+}
+
 // Coder is implemented by errors that carry the status code of an answer.
 type Coder interface {
 	Code() int

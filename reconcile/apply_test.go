@@ -49,6 +49,7 @@ type apiErr struct {
 func (e *apiErr) Error() string        { return fmt.Sprintf("HTTP %d", e.status) }
 func (e *apiErr) Is(target error) bool { return target == e.kind }
 func (e *apiErr) Code() int            { return e.status }
+func (e *apiErr) APIAnswer() bool      { return e.status != 0 && e.kind != reconcile.ErrNotAPI }
 func (e *apiErr) RetryAfter() (time.Duration, bool) {
 	return e.retryAfter, e.retryAfter > 0
 }

@@ -204,7 +204,7 @@ func (r *run) release() {
 // retryWait decides whether a failed attempt is retried and after how long;
 // a non-nil error means the call has failed for good.
 func (r *run) retryWait(failures *int, ticket Ticket, err error) (time.Duration, error) {
-	if codeOf(err) != 0 && !errors.Is(err, ErrNotAPI) {
+	if fromAPI(err) {
 		r.reached.Store(true)
 	}
 	switch {
