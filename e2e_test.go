@@ -19,15 +19,21 @@ import (
 	"groupsync/state"
 )
 
-// syncBuffer is a buffer a process writes to while the test reads it.
+// syncBuffer is a buffer a process writes to while the test reads it; each
+// write wakes whoever waits for what it holds.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{}
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	return s.b.Write(p)
 }
 
@@ -37,16 +43,29 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// waitFor polls out until it holds want; the process writes it when it has
+// waitFor blocks until out holds want: the process writes it when it has
 // reached that point.
 func waitFor(t *testing.T, out *syncBuffer, want string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), want) {
-		if time.Now().After(deadline) {
+	// A watchdog, not synchronisation: a process that never gets there
+	// fails the test instead of hanging it.
+	deadline := time.After(30 * time.Second)
+	for {
+		out.mu.Lock()
+		if strings.Contains(out.b.String(), want) {
+			out.mu.Unlock()
+			return
+		}
+		if out.changed == nil {
+			out.changed = make(chan struct{})
+		}
+		changed := out.changed
+		out.mu.Unlock()
+		select {
+		case <-changed:
+		case <-deadline:
 			t.Fatalf("no %q in:\n%s", want, out.String())
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

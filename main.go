@@ -28,14 +28,20 @@ func main() {
 		debug.SetGCPercent(25)
 	}
 	// SIGHUP (the terminal went away) stops a run as SIGINT does, so that
-	// it still writes its state and report.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// it still writes its state and report. The first signal stops the
+	// run; a second one, whenever it comes, ends the process at once by
+	// that signal: the state stays consistent because every write to it
+	// is atomic. Signals are taken from the start, so a second Ctrl-C
+	// right after the first is never lost.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		// After the first signal the default behaviour comes back, so a
-		// second one ends the process at once; the state stays
-		// consistent because every write to it is atomic.
-		<-ctx.Done()
-		stop()
+		<-sigs
+		cancel()
+		sig := (<-sigs).(syscall.Signal)
+		signal.Reset(sig)
+		syscall.Kill(os.Getpid(), sig)
 	}()
 	// A closed stdout (groupsync plan | head) must fail a write, not kill
 	// the process before it writes its state and report.
