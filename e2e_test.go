@@ -69,6 +69,22 @@ func waitFor(t *testing.T, out *syncBuffer, want string) {
 	}
 }
 
+// startHeld starts groupsync apply as a process against a sandbox that
+// holds every request after the first after (before acting on it), and
+// returns once held requests fill the run's slots.
+func startHeld(t *testing.T, e *env, manifestPath string, after, concurrency int) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	e.sb.PauseAfter(after, sandbox.PauseBefore)
+	cmd := e.command("apply", "-f", manifestPath, "--rate", "5000/s", "--concurrency", fmt.Sprint(concurrency))
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.sb.WaitHeld(concurrency)
+	return cmd, stderr
+}
+
 // checkReportMatchesSandbox asserts that every row is ok and carries the
 // sandbox's token for its group.
 func checkReportMatchesSandbox(t *testing.T, e *env, n int) {
@@ -171,17 +187,10 @@ func TestInterrupt_FinishesInFlightAndSkipsTheRest(t *testing.T) {
 			const n = 40
 			e := newEnv(t, sandbox.Config{})
 			m := e.write("customers.csv", customers(n, nil, nil))
-			e.sb.PauseAfter(10, sandbox.PauseBefore)
-			cmd := e.command("apply", "-f", m, "--rate", "5000/s", "--concurrency", "2")
-			var stderr syncBuffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			e.sb.WaitHeld(2)
+			cmd, stderr := startHeld(t, e, m, 10, 2)
 			cmd.Process.Signal(sig)
 			// The run waits for the calls in flight; they finish.
-			waitFor(t, &stderr, "waiting up to")
+			waitFor(t, stderr, "waiting up to")
 			e.sb.Resume(false)
 			if code := exitCode(t, cmd); code != 3 {
 				t.Fatalf("exit %d, want 3\n%s", code, stderr.String())
@@ -211,16 +220,9 @@ func TestInterrupt_FinishesInFlightAndSkipsTheRest(t *testing.T) {
 func TestInterrupt_SecondSignalExitsAtOnce(t *testing.T) {
 	e := newEnv(t, sandbox.Config{})
 	m := e.write("customers.csv", customers(20, nil, nil))
-	e.sb.PauseAfter(0, sandbox.PauseBefore)
-	cmd := e.command("apply", "-f", m, "--rate", "5000/s", "--concurrency", "2")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e.sb.WaitHeld(2)
+	cmd, stderr := startHeld(t, e, m, 0, 2)
 	cmd.Process.Signal(syscall.SIGINT) // the calls held keep the run in its grace period
-	waitFor(t, &stderr, "interrupt again to stop at once")
+	waitFor(t, stderr, "interrupt again to stop at once")
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
 	if code := exitCode(t, cmd); code == 0 || time.Since(start) > 5*time.Second {
@@ -234,12 +236,7 @@ func TestInterrupt_SecondSignalExitsAtOnce(t *testing.T) {
 func TestLock_SecondRunExitsNamingTheHolder(t *testing.T) {
 	e := newEnv(t, sandbox.Config{})
 	m := e.write("customers.csv", customers(10, nil, nil))
-	e.sb.PauseAfter(1, sandbox.PauseBefore)
-	first := e.command("apply", "-f", m, "--rate", "5000/s", "--concurrency", "1")
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e.sb.WaitHeld(1)
+	first, _ := startHeld(t, e, m, 1, 1)
 	_, stderr, code := e.run("apply", "-f", m)
 	if code != 1 || !strings.Contains(stderr, fmt.Sprintf("pid %d", first.Process.Pid)) || !strings.Contains(stderr, "started ") {
 		t.Errorf("second run: exit %d\n%s", code, stderr)

@@ -208,19 +208,22 @@ func (s *Server) getCustomer(req *request) (int, map[string]any) {
 	return http.StatusOK, map[string]any{"success": 1, "customer": s.customer(g)}
 }
 
-// byToken finds the customer of current_token. Callers hold s.mu.
-func (s *Server) byToken(req *request) (*Group, error) {
+// byToken finds the customer of current_token. When there is none, it
+// returns the refusal to answer instead. Callers hold s.mu.
+func (s *Server) byToken(req *request) (*Group, int, map[string]any) {
 	var token string
 	if err := str(req.raw, "current_token", &token); err != nil {
-		return nil, err
+		code, answer := s.rejected(http.StatusBadRequest, err.Error())
+		return nil, code, answer
 	}
 	for _, g := range s.groups {
 		if g.Token == token {
 			req.id = g.ID
-			return g, nil
+			return g, 0, nil
 		}
 	}
-	return nil, nil
+	s.stats.Rejected++
+	return nil, http.StatusNotFound, map[string]any{"success": 0, "message": "No customer has this token."}
 }
 
 // deleteCustomer deletes the customer of current_token and every customer
@@ -228,13 +231,9 @@ func (s *Server) byToken(req *request) (*Group, error) {
 func (s *Server) deleteCustomer(req *request) (int, map[string]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.byToken(req)
-	switch {
-	case err != nil:
-		return s.rejected(http.StatusBadRequest, err.Error())
-	case g == nil:
-		s.stats.Rejected++
-		return http.StatusNotFound, map[string]any{"success": 0, "message": "No customer has this token."}
+	g, code, refusal := s.byToken(req)
+	if g == nil {
+		return code, refusal
 	}
 	s.cascade(g.ID)
 	s.stats.Deletes++
@@ -246,13 +245,9 @@ func (s *Server) deleteCustomer(req *request) (int, map[string]any) {
 func (s *Server) rotateToken(req *request) (int, map[string]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.byToken(req)
-	switch {
-	case err != nil:
-		return s.rejected(http.StatusBadRequest, err.Error())
-	case g == nil:
-		s.stats.Rejected++
-		return http.StatusNotFound, map[string]any{"success": 0, "message": "No customer has this token."}
+	g, code, refusal := s.byToken(req)
+	if g == nil {
+		return code, refusal
 	}
 	g.Token = newToken()
 	if s.hostile[HostileSameToken] {
