@@ -3,26 +3,25 @@ package explo
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 
 	"groupsync/internal/canonjson"
-	"groupsync/internal/flatjson"
+	"groupsync/internal/fieldjson"
 	"groupsync/reconcile"
 )
 
 // Paths of the Customer API, below the base URL.
 const (
-	PathCreateCustomer  = "/api/create_customer/"
-	PathUpdateCustomer  = "/api/update_customer/"
-	PathGetCustomer     = "/api/get_customer/"
-	PathDeleteCustomer  = "/api/delete_customer/"
-	PathRotateToken     = "/api/refresh_customer_token/"
-	PathListCustomers   = "/v2/api/customers/"
-	ListPageSize        = 1000
-	customerFieldsKnown = reconcile.FieldIsDemo | reconcile.FieldMapping | reconcile.FieldProperties |
-		reconcile.FieldEmails | reconcile.FieldTags | reconcile.FieldLevel
+	PathCreateCustomer = "/api/create_customer/"
+	PathUpdateCustomer = "/api/update_customer/"
+	PathGetCustomer    = "/api/get_customer/"
+	PathDeleteCustomer = "/api/delete_customer/"
+	PathRotateToken    = "/api/refresh_customer_token/"
+	PathListCustomers  = "/v2/api/customers/"
+	ListPageSize       = 1000
 )
 
 // Customers is the Customer API: get-or-create, partial update, get,
@@ -39,61 +38,40 @@ var (
 // Customers returns the Customer API of c.
 func (c *Client) Customers() *Customers { return &Customers{c: c} }
 
-// CustomerBody is the body of create_customer and update_customer: the
-// managed fields only, since an update is partial.
-type CustomerBody struct {
-	ProvidedID  string          `json:"provided_id"`
-	Name        string          `json:"name"`
-	IsDemoGroup *bool           `json:"is_demo_group,omitempty"`
-	Mapping     json.RawMessage `json:"mapping,omitempty"`
-	Properties  json.RawMessage `json:"properties,omitempty"`
-	Emails      *[]string       `json:"emails,omitempty"`
-	GroupTags   *[]string       `json:"group_tags,omitempty"`
-	Level       string          `json:"hierarchy_level_name,omitempty"`
-	Parent      string          `json:"parent_provided_id,omitempty"`
+// NewCustomerBody returns the body of create_customer and update_customer:
+// g's managed fields and no others, since an update is partial. An empty
+// level or parent is not sent: the service then keeps the root level, or no
+// parent.
+func NewCustomerBody(g *reconcile.Group) json.RawMessage {
+	m := []fieldjson.Member{{Key: "provided_id", Raw: canonjson.Quote(g.ID)}, {Key: "name", Raw: canonjson.Quote(g.Name)}}
+	m = append(m, fieldjson.Members(g, ^reconcile.Fields(0), true)...)
+	return json.RawMessage(fieldjson.Object(m))
 }
 
-// NewCustomerBody returns the body that sends g's managed fields and no
-// others. An empty level or parent is not sent: the service then keeps the
-// root level, or no parent.
-func NewCustomerBody(g *reconcile.Group) CustomerBody {
-	b := CustomerBody{ProvidedID: g.ID, Name: g.Name}
-	b.IsDemoGroup, b.Mapping, b.Properties = commonFields(g)
-	c := g.Cust()
-	if g.Managed.Has(reconcile.FieldEmails) {
-		b.Emails = nonNil(c.Emails)
-	}
-	if g.Managed.Has(reconcile.FieldTags) {
-		b.GroupTags = nonNil(c.Tags)
-	}
-	if g.Managed.Has(reconcile.FieldLevel) {
-		b.Level = c.Level
-	}
-	if g.Managed.Has(reconcile.FieldParent) {
-		b.Parent = c.Parent
-	}
-	return b
-}
-
-func nonNil(s []string) *[]string {
-	if s == nil {
-		s = []string{}
-	}
-	return &s
-}
-
-// Customer is a customer as the service returns it.
+// Customer is a customer as the service returns it: the keys groupsync
+// reads beside the managed fields, and every key as it came, from which
+// [applied] reads the managed fields by their answer keys.
 type Customer struct {
-	Token          string          `json:"token"`
-	Name           string          `json:"name"`
-	ProvidedID     string          `json:"provided_id"`
-	IsDemoGroup    bool            `json:"is_demo_group"`
-	Emails         []string        `json:"emails"`
-	GroupTags      []string        `json:"group_tags"`
-	Properties     json.RawMessage `json:"properties"`
-	AccessGroup    string          `json:"access_group"`
-	Mapping        json.RawMessage `json:"parent_schema_datasource_mapping"`
-	HierarchyLevel string          `json:"hierarchy_level"`
+	Token       string
+	Name        string
+	ProvidedID  string
+	AccessGroup string
+	Raw         map[string]json.RawMessage
+}
+
+// UnmarshalJSON keeps every key of the customer object.
+func (c *Customer) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &c.Raw); err != nil {
+		return err
+	}
+	for key, dst := range map[string]*string{"token": &c.Token, "name": &c.Name, "provided_id": &c.ProvidedID, "access_group": &c.AccessGroup} {
+		if v, ok := c.Raw[key]; ok && string(v) != "null" {
+			if err := json.Unmarshal(v, dst); err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+		}
+	}
+	return nil
 }
 
 type customerResponse struct {
@@ -229,40 +207,18 @@ func (cs *Customers) ListGroups(ctx context.Context, q reconcile.ListQuery) (rec
 // not show).
 func applied(c *Customer) (*reconcile.Applied, error) {
 	a := &reconcile.Applied{Token: c.Token, EnvTag: c.AccessGroup}
-	a.ID, a.Name, a.IsDemo = c.ProvidedID, c.Name, c.IsDemoGroup
-	a.Managed = customerFieldsKnown
-	var err error
-	if a.Mapping, err = pairs(c.Mapping, mappingValue); err != nil {
-		return nil, err
-	}
-	if a.Properties, err = pairs(c.Properties, canonjson.Canonical); err != nil {
-		return nil, err
-	}
-	a.Customer = &reconcile.Customer{
-		Emails: reconcile.SortSet(append([]string(nil), c.Emails...)),
-		Tags:   reconcile.SortSet(append([]string(nil), c.GroupTags...)),
-		Level:  c.HierarchyLevel,
+	a.ID, a.Name = c.ProvidedID, c.Name
+	for _, f := range reconcile.Table {
+		if f.Answer == "" {
+			continue
+		}
+		raw, ok := c.Raw[f.Answer]
+		if !ok {
+			raw = json.RawMessage("null")
+		}
+		if err := fieldjson.Set(f, &a.Group, string(raw), nil); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Answer, err)
+		}
 	}
 	return a, nil
-}
-
-// mappingValue reads a data source id: a string, or a number as written.
-func mappingValue(raw string) (string, error) {
-	if raw != "" && raw[0] == '"' {
-		return flatjson.String(raw)
-	}
-	return raw, nil
-}
-
-func pairs(raw json.RawMessage, conv func(string) (string, error)) (reconcile.Pairs, error) {
-	out := reconcile.Pairs{}
-	if len(raw) == 0 || string(raw) == "null" {
-		return out, nil
-	}
-	err := flatjson.Object(string(raw), func(k, v string) error {
-		c, err := conv(v)
-		out = append(out, reconcile.Pair{Key: k, Value: c})
-		return err
-	})
-	return reconcile.SortPairs(out), err
 }

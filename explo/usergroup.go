@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"groupsync/internal/canonjson"
+	"groupsync/internal/fieldjson"
 	"groupsync/reconcile"
 )
 
@@ -33,39 +34,13 @@ func (u *UserGroups) UpdateGroup(ctx context.Context, g *reconcile.Group) (recon
 	return u.do(ctx, PathUpdate, g)
 }
 
-// Body is the request body of both calls. Fields the manifest does not
-// manage are nil, and left out; a managed but empty map is sent as {}.
-type Body struct {
-	UserGroupID string          `json:"user_group_id"`
-	Name        string          `json:"name"`
-	IsDemoGroup *bool           `json:"is_demo_group,omitempty"`
-	Mapping     json.RawMessage `json:"mapping,omitempty"`
-	Properties  json.RawMessage `json:"properties,omitempty"`
-}
-
-// NewBody returns the body that sends g's managed fields and no others.
-func NewBody(g *reconcile.Group) Body {
-	b := Body{UserGroupID: g.ID, Name: g.Name}
-	b.IsDemoGroup, b.Mapping, b.Properties = commonFields(g)
-	return b
-}
-
-// commonFields are the fields both APIs send the same way.
-func commonFields(g *reconcile.Group) (demo *bool, mapping, properties json.RawMessage) {
-	if g.Managed.Has(reconcile.FieldIsDemo) {
-		demo = &g.IsDemo
-	}
-	if g.Managed.Has(reconcile.FieldMapping) {
-		mapping = json.RawMessage(canonjson.Object(len(g.Mapping), func(i int) (string, string) {
-			return g.Mapping[i].Key, canonjson.Quote(g.Mapping[i].Value)
-		}))
-	}
-	if g.Managed.Has(reconcile.FieldProperties) {
-		properties = json.RawMessage(canonjson.Object(len(g.Properties), func(i int) (string, string) {
-			return g.Properties[i].Key, g.Properties[i].Value
-		}))
-	}
-	return demo, mapping, properties
+// NewBody returns the body of both calls: g's managed fields that the End
+// User Group API knows, and no others. A managed but empty map is sent as
+// {}.
+func NewBody(g *reconcile.Group) json.RawMessage {
+	m := []fieldjson.Member{{Key: "user_group_id", Raw: canonjson.Quote(g.ID)}, {Key: "name", Raw: canonjson.Quote(g.Name)}}
+	m = append(m, fieldjson.Members(g, ^reconcile.CustomerFields, false)...)
+	return json.RawMessage(fieldjson.Object(m))
 }
 
 // Response is the answer of both calls.

@@ -22,23 +22,25 @@ const (
 	colUnknown colKind = iota
 	colID
 	colName
-	colDemo
-	colMapping
-	colProperties
-	colMappingKey
-	colPropertyKey
-	colCustomer // emails, group_tags, hierarchy_level_name, parent_provided_id
-	colBlank    // an unnamed column, as spreadsheets leave after the last one
+	// colField holds a managed field in one cell.
+	colField
+	// colFieldKey holds one key of a map field (mapping.<schema id>,
+	// properties.<key>).
+	colFieldKey
+	colBlank // an unnamed column, as spreadsheets leave after the last one
 )
 
 type column struct {
 	kind colKind
 	// name is the column's canonical name, used in messages.
 	name string
-	// key is the mapping or property key of a flattened column.
+	// field is the managed field of a colField or colFieldKey column.
+	field *reconcile.Field
+	// key is the map key of a colFieldKey column.
 	key string
-	// field is the Customer API field of a colCustomer column.
-	field reconcile.Fields
+	// flat is the index of a colFieldKey column's field in the row's
+	// flattened keys.
+	flat int
 }
 
 // ParseCSV reads one CSV manifest. Delimiter 0 detects ',', ';' or tab from
@@ -213,11 +215,12 @@ type rowParser struct {
 	opts    Options
 	cols    []column
 	managed reconcile.Fields
-	// nMapping and nProps count flattened columns, to size each row's
-	// slices once.
-	nMapping, nProps int
-	line             int
-	errs             Errors
+	// flat are the map fields that have flattened columns, and nFlat how
+	// many each has, to size each row's slices once.
+	flat  []*reconcile.Field
+	nFlat []int
+	line  int
+	errs  Errors
 }
 
 func (p *rowParser) fail(field string, err error) {
@@ -264,22 +267,21 @@ func newRowParser(header []string, opts Options) (*rowParser, Errors) {
 		case colBlank:
 			p.cols[i].name = fmt.Sprintf("column %d", i+1)
 			continue
-		case colCustomer:
-			if !opts.Customer {
-				headerErr(c.name, "%v", customerOnly("column "+c.name))
-				continue
-			}
+		}
+		if c.field != nil && c.field.Customer && !opts.Customer {
+			headerErr(c.name, "%v", customerOnly("column "+c.name))
+			continue
 		}
 		if prev, dup := seen[c.name]; dup {
 			headerErr(c.name, "given twice, by columns %q and %q", prev, h)
 		}
 		seen[c.name] = h
-		p.managed |= c.fields()
-		switch c.kind {
-		case colMappingKey:
-			p.nMapping++
-		case colPropertyKey:
-			p.nProps++
+		if c.field != nil {
+			p.managed |= c.field.Bit
+		}
+		if c.kind == colFieldKey {
+			p.cols[i].flat = p.flatIndex(c.field)
+			p.nFlat[p.cols[i].flat]++
 		}
 	}
 	_, hasID := seen["user_group_id"]
@@ -297,19 +299,40 @@ func newRowParser(header []string, opts Options) (*rowParser, Errors) {
 	return p, errs
 }
 
-func knownColumns(opts Options) string {
-	cols := "user_group_id, name, is_demo_group, mapping, properties, mapping.<schema id>, properties.<key>"
-	if opts.Customer {
-		cols += ", emails, group_tags, hierarchy_level_name, parent_provided_id"
+// flatIndex returns the index of f among the fields with flattened
+// columns, adding it when it is new.
+func (p *rowParser) flatIndex(f *reconcile.Field) int {
+	for i, g := range p.flat {
+		if g == f {
+			return i
+		}
 	}
-	return cols
+	p.flat, p.nFlat = append(p.flat, f), append(p.nFlat, 0)
+	return len(p.flat) - 1
+}
+
+func knownColumns(opts Options) string {
+	// Flattened columns come after the plain common ones, and the
+	// Customer API's fields last, as the README lists them.
+	common, flat, customer := []string{"user_group_id", "name"}, []string{}, []string{}
+	for _, f := range reconcile.Table {
+		switch {
+		case f.Customer && !opts.Customer:
+		case f.Customer:
+			customer = append(customer, f.Name)
+		default:
+			common = append(common, f.Name)
+		}
+		if f.Key != "" {
+			flat = append(flat, f.Name+".<"+f.Key+">")
+		}
+	}
+	out := append(append(common, flat...), customer...)
+	return strings.Join(out, ", ")
 }
 
 func classify(h string) column {
 	lower := strings.ToLower(h)
-	if f, ok := customerFields[lower]; ok {
-		return column{kind: colCustomer, name: f.name, field: f.field}
-	}
 	switch {
 	case h == "":
 		return column{kind: colBlank}
@@ -317,34 +340,20 @@ func classify(h string) column {
 		return column{kind: colID, name: "user_group_id"}
 	case lower == "name":
 		return column{kind: colName, name: "name"}
-	case lower == "is_demo_group":
-		return column{kind: colDemo, name: "is_demo_group"}
-	case lower == "mapping":
-		return column{kind: colMapping, name: "mapping"}
-	case lower == "properties":
-		return column{kind: colProperties, name: "properties"}
-	case strings.HasPrefix(lower, "mapping.") && len(h) > len("mapping."):
-		key := h[len("mapping."):]
-		return column{kind: colMappingKey, name: "mapping." + key, key: key}
-	case strings.HasPrefix(lower, "properties.") && len(h) > len("properties."):
-		key := h[len("properties."):]
-		return column{kind: colPropertyKey, name: "properties." + key, key: key}
+	}
+	if f := reconcile.FieldNamed(lower); f != nil {
+		return column{kind: colField, name: f.Name, field: f}
+	}
+	for _, f := range reconcile.Table {
+		if f.Type != reconcile.TypeIDs && f.Type != reconcile.TypeJSON {
+			continue
+		}
+		if prefix := f.Name + "."; strings.HasPrefix(lower, prefix) && len(h) > len(prefix) {
+			key := h[len(prefix):]
+			return column{kind: colFieldKey, name: prefix + key, field: f, key: key}
+		}
 	}
 	return column{kind: colUnknown}
-}
-
-func (c column) fields() reconcile.Fields {
-	switch c.kind {
-	case colDemo:
-		return reconcile.FieldIsDemo
-	case colMapping, colMappingKey:
-		return reconcile.FieldMapping
-	case colProperties, colPropertyKey:
-		return reconcile.FieldProperties
-	case colCustomer:
-		return c.field
-	}
-	return 0
 }
 
 // keepBroken reports whether a row with errors still names a valid id, to
@@ -365,13 +374,13 @@ func (p *rowParser) row(rec []string, line int, g *reconcile.Group) bool {
 		p.fail("", fmt.Errorf("the row has %d cells but the header has %d", len(rec), len(p.cols)))
 		return false
 	}
-	g.Managed, g.Source.Line = p.managed&^reconcile.CustomerFields, line
-	var flatMapping, flatProps reconcile.Pairs
-	if p.nMapping > 0 {
-		flatMapping = make(reconcile.Pairs, 0, p.nMapping)
-	}
-	if p.nProps > 0 {
-		flatProps = make(reconcile.Pairs, 0, p.nProps)
+	g.Managed, g.Source.Line = p.managed, line
+	var flat []reconcile.Pairs
+	if len(p.flat) > 0 {
+		flat = make([]reconcile.Pairs, len(p.flat))
+		for i, n := range p.nFlat {
+			flat[i] = make(reconcile.Pairs, 0, n)
+		}
 	}
 	for i, c := range p.cols {
 		cell := rec[i]
@@ -384,7 +393,7 @@ func (p *rowParser) row(rec []string, line int, g *reconcile.Group) bool {
 			}
 			cell = strings.ToValidUTF8(cell, "\uFFFD")
 		}
-		if err := p.cell(g, c, cell, &flatMapping, &flatProps); err != nil {
+		if err := p.cell(g, c, cell, flat); err != nil {
 			p.fail(c.name, err)
 		}
 	}
@@ -394,72 +403,67 @@ func (p *rowParser) row(rec []string, line int, g *reconcile.Group) bool {
 	if err := checkName(g.Name); err != nil {
 		p.fail("name", err)
 	}
-	var err error
-	if g.Mapping, err = mergeFlat(g.Mapping, flatMapping, "mapping"); err != nil {
-		p.fail("mapping", err)
-	}
-	if g.Properties, err = mergeFlat(g.Properties, flatProps, "properties"); err != nil {
-		p.fail("properties", err)
+	for i, f := range p.flat {
+		merged, err := mergeFlat(f.Pairs(g), flat[i], f.Name)
+		if err != nil {
+			p.fail(f.Name, err)
+		}
+		f.SetPairs(g, merged)
 	}
 	return len(p.errs) == n0
 }
 
-func (p *rowParser) cell(g *reconcile.Group, c column, cell string, flatMapping, flatProps *reconcile.Pairs) error {
-	var err error
+func (p *rowParser) cell(g *reconcile.Group, c column, cell string, flat []reconcile.Pairs) error {
 	switch c.kind {
 	case colID:
 		g.ID = cell
 	case colName:
 		g.Name = cell
-	case colDemo:
-		g.IsDemo, err = parseBool(cell)
-	case colMapping:
-		g.Mapping, err = objectCell(cell, mappingValue)
-	case colProperties:
-		g.Properties, err = objectCell(cell, propertyValue)
-	case colMappingKey:
-		if v := strings.TrimSpace(cell); v != "" {
-			if err = checkScientific(v); err == nil {
-				*flatMapping = append(*flatMapping, reconcile.Pair{Key: c.key, Value: v})
-			}
+	case colField:
+		return fieldCell(g, c.field, cell)
+	case colFieldKey:
+		v := strings.TrimSpace(cell)
+		if v == "" {
+			return nil
 		}
-	case colPropertyKey:
-		if v := strings.TrimSpace(cell); v != "" {
-			*flatProps = append(*flatProps, reconcile.Pair{Key: c.key, Value: canonjson.Quote(v)})
+		if c.field.Type == reconcile.TypeJSON {
+			v = canonjson.Quote(v)
+		} else if err := checkScientific(v); err != nil {
+			return err
 		}
-	case colCustomer:
-		err = customerCell(g, c.field, cell)
+		flat[c.flat] = append(flat[c.flat], reconcile.Pair{Key: c.key, Value: v})
 	case colBlank:
 		if strings.TrimSpace(cell) != "" {
-			err = fmt.Errorf("holds %q but the column has no header name", cell)
+			return fmt.Errorf("holds %q but the column has no header name", cell)
 		}
 	}
-	return err
+	return nil
 }
 
-// customerCell reads one Customer API cell into g. An empty level means
-// the root level, an empty parent no parent.
-func customerCell(g *reconcile.Group, f reconcile.Fields, cell string) error {
-	switch f {
-	case reconcile.FieldEmails, reconcile.FieldTags:
-		list, err := listCell(cell)
-		if err != nil {
-			return err
+// fieldCell reads one cell holding field f into g. An empty cell is the
+// field's empty value: false, {}, [], the root level, no parent.
+func fieldCell(g *reconcile.Group, f *reconcile.Field, cell string) error {
+	switch f.Type {
+	case reconcile.TypeBool:
+		b, err := parseBool(cell)
+		f.SetBool(g, b)
+		return err
+	case reconcile.TypeIDs, reconcile.TypeJSON:
+		conv := propertyValue
+		if f.Type == reconcile.TypeIDs {
+			conv = mappingValue
 		}
-		setCustomer(g, f, list, "")
-		return nil
-	}
-	v := strings.TrimSpace(cell)
-	if err := checkText(v); err != nil {
+		p, err := objectCell(cell, conv)
+		f.SetPairs(g, p)
+		return err
+	case reconcile.TypeSet:
+		l, err := listCell(cell)
+		f.SetList(g, l)
 		return err
 	}
-	if f == reconcile.FieldParent && v != "" {
-		if err := checkScientific(v); err != nil {
-			return err
-		}
-	}
-	setCustomer(g, f, nil, v)
-	return nil
+	v, err := nameValue(f, strings.TrimSpace(cell))
+	f.SetText(g, v)
+	return err
 }
 
 // mergeFlat adds the keys of flattened columns to those of the JSON cell.

@@ -210,37 +210,32 @@ func listCell(cell string) ([]string, error) {
 	return reconcile.SortSet(out), nil
 }
 
-// customerField names a field of the Customer API, and sets it on g.
-type customerField struct {
-	name  string
-	field reconcile.Fields
-}
-
-var customerFields = map[string]customerField{
-	"emails":               {"emails", reconcile.FieldEmails},
-	"group_tags":           {"group_tags", reconcile.FieldTags},
-	"hierarchy_level_name": {"hierarchy_level_name", reconcile.FieldLevel},
-	"parent_provided_id":   {"parent_provided_id", reconcile.FieldParent},
-}
-
 func customerOnly(name string) error {
 	return fmt.Errorf("%s is a field of the Customer API; the End User Group API has none: use --api customer", name)
 }
 
-// setCustomer sets one Customer API field of g.
-func setCustomer(g *reconcile.Group, f reconcile.Fields, list []string, text string) {
-	if g.Customer == nil {
-		g.Customer = &reconcile.Customer{}
+// fieldNames lists the managed fields a manifest may name, for messages.
+func fieldNames(opts Options) string {
+	var names []string
+	for _, f := range reconcile.Table {
+		if f.Customer && !opts.Customer {
+			continue
+		}
+		names = append(names, f.Name)
 	}
-	switch f {
-	case reconcile.FieldEmails:
-		g.Customer.Emails = list
-	case reconcile.FieldTags:
-		g.Customer.Tags = list
-	case reconcile.FieldLevel:
-		g.Customer.Level = text
-	case reconcile.FieldParent:
-		g.Customer.Parent = text
+	return strings.Join(names, ", ")
+}
+
+// nameValue reads a TypeName field's text: a level's name, or a parent's
+// id, which is checked as an id is.
+func nameValue(f *reconcile.Field, v string) (string, error) {
+	if err := checkText(v); err != nil {
+		return "", err
 	}
-	g.Managed |= f
+	if f.Ref && v != "" {
+		if err := checkScientific(v); err != nil {
+			return "", err
+		}
+	}
+	return v, nil
 }

@@ -180,41 +180,21 @@ func (y *yamlParser) groups(seq *yaml.Node, defaults *reconcile.Group) ([]reconc
 // withDefaults merges d under g: g wins, maps merge key by key, and lists
 // and single values are replaced.
 func withDefaults(g, d *reconcile.Group) {
-	if d.Managed.Has(reconcile.FieldIsDemo) && !g.Managed.Has(reconcile.FieldIsDemo) {
-		g.IsDemo = d.IsDemo
-	}
-	if d.Managed.Has(reconcile.FieldMapping) {
-		g.Mapping = reconcile.SortPairs(append(append(reconcile.Pairs{}, d.Mapping...), g.Mapping...))
-	}
-	if d.Managed.Has(reconcile.FieldProperties) {
-		g.Properties = reconcile.SortPairs(append(append(reconcile.Pairs{}, d.Properties...), g.Properties...))
-	}
-	dc := d.Cust()
-	for _, f := range []reconcile.Fields{reconcile.FieldEmails, reconcile.FieldTags, reconcile.FieldLevel, reconcile.FieldParent} {
-		if d.Managed.Has(f) && !g.Managed.Has(f) {
-			setCustomer(g, f, nil, "")
-			c := g.Customer
-			switch f {
-			case reconcile.FieldEmails:
-				c.Emails = dc.Emails
-			case reconcile.FieldTags:
-				c.Tags = dc.Tags
-			case reconcile.FieldLevel:
-				c.Level = dc.Level
-			case reconcile.FieldParent:
-				c.Parent = dc.Parent
-			}
+	for _, f := range reconcile.Table {
+		if !d.Managed.Has(f.Bit) {
+			continue
+		}
+		switch {
+		case f.Type == reconcile.TypeIDs || f.Type == reconcile.TypeJSON:
+			f.SetPairs(g, reconcile.SortPairs(append(append(reconcile.Pairs{}, f.Pairs(d)...), f.Pairs(g)...)))
+		case !g.Managed.Has(f.Bit):
+			f.Copy(g, d)
 		}
 	}
-	g.Managed |= d.Managed
 }
 
 func (y *yamlParser) knownKeys() string {
-	keys := "user_group_id, name, is_demo_group, mapping, properties"
-	if y.opts.Customer {
-		keys += ", emails, group_tags, hierarchy_level_name, parent_provided_id"
-	}
-	return keys
+	return "user_group_id, name, " + fieldNames(y.opts)
 }
 
 // group reads one group (or the defaults, which have no id or name).
@@ -235,25 +215,16 @@ func (y *yamlParser) group(n *yaml.Node, isDefaults bool) *reconcile.Group {
 	g := &reconcile.Group{Source: reconcile.Source{Line: n.Line}}
 	var idNode, nameNode *yaml.Node
 	y.eachKey(n, where, func(key string, k, v *yaml.Node) {
-		cf, isCustomer := customerFields[key]
+		f := reconcile.FieldNamed(key)
 		switch {
 		case idAliases[key] && !isDefaults:
 			idNode = v
 		case key == "name" && !isDefaults:
 			nameNode = v
-		case key == "is_demo_group":
-			g.Managed |= reconcile.FieldIsDemo
-			y.demo(g, v)
-		case key == "mapping":
-			g.Managed |= reconcile.FieldMapping
-			g.Mapping = y.mapping(v)
-		case key == "properties":
-			g.Managed |= reconcile.FieldProperties
-			g.Properties = y.properties(v)
-		case isCustomer && !y.opts.Customer:
+		case f != nil && f.Customer && !y.opts.Customer:
 			y.fail(k, key, "%v", customerOnly(key))
-		case isCustomer:
-			y.customer(g, cf, v)
+		case f != nil:
+			y.field(g, f, v)
 		default:
 			y.fail(k, "", "unknown key %q in %s (keys are %s)", key, where, y.knownKeys())
 		}
@@ -313,39 +284,55 @@ func (y *yamlParser) scalar(group, n *yaml.Node, field string, check func(string
 	return n.Value
 }
 
-func (y *yamlParser) demo(g *reconcile.Group, v *yaml.Node) {
+// field reads the value of one managed field into g, by its type.
+func (y *yamlParser) field(g *reconcile.Group, f *reconcile.Field, v *yaml.Node) {
+	switch f.Type {
+	case reconcile.TypeBool:
+		f.SetBool(g, y.boolean(f, v))
+	case reconcile.TypeIDs:
+		f.SetPairs(g, y.mapping(f, v))
+	case reconcile.TypeJSON:
+		f.SetPairs(g, y.properties(f, v))
+	case reconcile.TypeSet:
+		f.SetList(g, y.list(f, v))
+	default:
+		f.SetText(g, y.name(f, v))
+	}
+}
+
+func (y *yamlParser) boolean(f *reconcile.Field, v *yaml.Node) bool {
 	if v.Kind != yaml.ScalarNode {
-		y.fail(v, "is_demo_group", "must be true or false")
-		return
+		y.fail(v, f.Name, "must be true or false")
+		return false
 	}
 	if v.Tag == "!!null" {
-		return
+		return false
 	}
 	b, err := parseBool(v.Value)
 	if err != nil {
-		y.fail(v, "is_demo_group", "%v", err)
+		y.fail(v, f.Name, "%v", err)
 	}
-	g.IsDemo = b
+	return b
 }
 
 // mapping reads schema id → data source id, both strings; numbers are
 // converted as written, anything else is refused.
-func (y *yamlParser) mapping(v *yaml.Node) reconcile.Pairs {
+func (y *yamlParser) mapping(f *reconcile.Field, v *yaml.Node) reconcile.Pairs {
 	out := reconcile.Pairs{}
 	if v.Tag == "!!null" {
 		return out
 	}
 	if v.Kind != yaml.MappingNode {
-		y.fail(v, "mapping", "must be a mapping of schema id to data source id")
+		y.fail(v, f.Name, "must be a mapping of schema id to data source id")
 		return out
 	}
-	y.eachKey(v, "mapping", func(key string, k, val *yaml.Node) {
+	y.eachKey(v, f.Name, func(key string, k, val *yaml.Node) {
 		if val.Kind != yaml.ScalarNode || (val.Tag != "!!str" && !isNumber(val)) {
-			y.fail(val, "mapping."+key, "must be a string or a number (a data source id)")
+			y.fail(val, f.Name+"."+key, "must be a string or a number (a data source id)")
 			return
 		}
 		if err := checkScientific(val.Value); err != nil {
-			y.fail(val, "mapping."+key, "%v", err)
+			y.fail(val, f.Name+"."+key, "%v", err)
 			return
 		}
 		out = append(out, reconcile.Pair{Key: key, Value: val.Value})
@@ -354,16 +341,16 @@ func (y *yamlParser) mapping(v *yaml.Node) reconcile.Pairs {
 }
 
 // properties reads free-form values, keeping their YAML types.
-func (y *yamlParser) properties(v *yaml.Node) reconcile.Pairs {
+func (y *yamlParser) properties(f *reconcile.Field, v *yaml.Node) reconcile.Pairs {
 	out := reconcile.Pairs{}
 	if v.Tag == "!!null" {
 		return out
 	}
 	if v.Kind != yaml.MappingNode {
-		y.fail(v, "properties", "must be a mapping of keys to values")
+		y.fail(v, f.Name, "must be a mapping of keys to values")
 		return out
 	}
-	y.eachKey(v, "properties", func(key string, k, val *yaml.Node) {
+	y.eachKey(v, f.Name, func(key string, k, val *yaml.Node) {
 		x, err := y.value(val)
 		if errors.Is(err, errAliasBudget) {
 			if y.overBudget {
@@ -372,12 +359,12 @@ func (y *yamlParser) properties(v *yaml.Node) reconcile.Pairs {
 			y.overBudget = true
 		}
 		if err != nil {
-			y.fail(val, "properties."+key, "%v", err)
+			y.fail(val, f.Name+"."+key, "%v", err)
 			return
 		}
 		s, err := canonjson.Marshal(x)
 		if err != nil {
-			y.fail(val, "properties."+key, "cannot be sent as JSON: %v", err)
+			y.fail(val, f.Name+"."+key, "cannot be sent as JSON: %v", err)
 			return
 		}
 		out = append(out, reconcile.Pair{Key: key, Value: s})
@@ -385,48 +372,56 @@ func (y *yamlParser) properties(v *yaml.Node) reconcile.Pairs {
 	return reconcile.SortPairs(out)
 }
 
-// customer reads one Customer API field: a list of strings for emails and
-// group tags, a string (or a number, as written) for the others.
-func (y *yamlParser) customer(g *reconcile.Group, cf customerField, v *yaml.Node) {
-	switch cf.field {
-	case reconcile.FieldEmails, reconcile.FieldTags:
-		var list []string
-		if v.Tag != "!!null" && v.Kind != yaml.SequenceNode {
-			y.fail(v, cf.name, "must be a list of strings")
-			return
+// list reads a set of strings: a YAML list, or, as in a CSV cell, one
+// string of values separated by commas.
+func (y *yamlParser) list(f *reconcile.Field, v *yaml.Node) []string {
+	switch {
+	case v.Tag == "!!null":
+		return []string{}
+	case v.Kind == yaml.ScalarNode && v.Tag == "!!str":
+		l, err := listCell(v.Value)
+		if err != nil {
+			y.fail(v, f.Name, "%v", err)
 		}
-		for _, item := range v.Content {
-			item, perr := y.resolve(item)
-			if perr != nil {
-				y.errs = append(y.errs, perr)
-				return
-			}
-			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" || item.Value == "" {
-				y.fail(item, cf.name, "must be a list of strings")
-				return
-			}
-			if err := checkText(item.Value); err != nil {
-				y.fail(item, cf.name, "%v", err)
-				return
-			}
-			list = append(list, item.Value)
-		}
-		setCustomer(g, cf.field, reconcile.SortSet(append([]string{}, list...)), "")
-	default:
-		var text string
-		if v.Tag != "!!null" {
-			if v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && !isNumber(v)) {
-				y.fail(v, cf.name, "must be a string")
-				return
-			}
-			if err := checkText(v.Value); err != nil {
-				y.fail(v, cf.name, "%v", err)
-				return
-			}
-			text = v.Value
-		}
-		setCustomer(g, cf.field, nil, text)
+		return l
+	case v.Kind != yaml.SequenceNode:
+		y.fail(v, f.Name, "must be a list of strings")
+		return []string{}
 	}
+	list := []string{}
+	for _, item := range v.Content {
+		item, perr := y.resolve(item)
+		if perr != nil {
+			y.errs = append(y.errs, perr)
+			return list
+		}
+		if item.Kind != yaml.ScalarNode || item.Tag == "!!null" || item.Value == "" {
+			y.fail(item, f.Name, "must be a list of strings")
+			return list
+		}
+		if err := checkText(item.Value); err != nil {
+			y.fail(item, f.Name, "%v", err)
+			return list
+		}
+		list = append(list, item.Value)
+	}
+	return reconcile.SortSet(list)
+}
+
+// name reads a string (or a number, as written) of a TypeName field.
+func (y *yamlParser) name(f *reconcile.Field, v *yaml.Node) string {
+	if v.Tag == "!!null" {
+		return ""
+	}
+	if v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && !isNumber(v)) {
+		y.fail(v, f.Name, "must be a string")
+		return ""
+	}
+	text, err := nameValue(f, v.Value)
+	if err != nil {
+		y.fail(v, f.Name, "%v", err)
+	}
+	return text
 }
 
 // value converts a node to a JSON-ready value, keeping YAML's types for

@@ -239,8 +239,8 @@ func Differs(g *Group, cur *Applied) bool {
 	if g.Name != cur.Name || !cur.Managed.Has(g.Managed) {
 		return true
 	}
-	for _, f := range fieldNames {
-		if g.Managed.Has(f.f) && !sameField(f.f, g, &cur.Group) {
+	for _, f := range Table {
+		if g.Managed.Has(f.Bit) && !f.Same(g, &cur.Group) {
 			return true
 		}
 	}

@@ -5,28 +5,6 @@ import (
 	"strconv"
 )
 
-// sameField reports whether a and b hold the same value of field f.
-func sameField(f Fields, a, b *Group) bool {
-	switch f {
-	case FieldIsDemo:
-		return a.IsDemo == b.IsDemo
-	case FieldMapping:
-		return a.Mapping.Equal(b.Mapping)
-	case FieldProperties:
-		return a.Properties.Equal(b.Properties)
-	}
-	x, y := a.Cust(), b.Cust()
-	switch f {
-	case FieldEmails:
-		return slices.Equal(x.Emails, y.Emails)
-	case FieldTags:
-		return slices.Equal(x.Tags, y.Tags)
-	case FieldLevel:
-		return x.Level == y.Level
-	}
-	return x.Parent == y.Parent
-}
-
 // Kind says how to show a [Value].
 type Kind uint8
 
@@ -82,32 +60,31 @@ func (c *Change) Fields() []FieldChange {
 			out = append(out, FieldChange{Path: path, Before: before, After: after})
 		}
 	}
-	known := func(f Fields) bool { return cur.Managed.Has(f) }
 	// An empty name in the state is a group adopted but not yet corrected.
 	add("name", ifKnown(str(cur.Name), cur.Name != ""), str(g.Name))
-	if g.Managed.Has(FieldIsDemo) {
-		add("is_demo_group", ifKnown(boolean(cur.IsDemo), known(FieldIsDemo)), boolean(g.IsDemo))
-	}
-	if g.Managed.Has(FieldMapping) {
-		diffPairs("mapping.", cur.Mapping, g.Mapping, str, add)
-	}
-	if g.Managed.Has(FieldProperties) {
-		diffPairs("properties.", cur.Properties, g.Properties, jsonText, add)
-	}
-	x, y := cur.Cust(), g.Cust()
-	if g.Managed.Has(FieldEmails) {
-		add("emails", ifKnown(list(x.Emails), known(FieldEmails)), list(y.Emails))
-	}
-	if g.Managed.Has(FieldTags) {
-		add("group_tags", ifKnown(list(x.Tags), known(FieldTags)), list(y.Tags))
-	}
-	if g.Managed.Has(FieldLevel) {
-		add("hierarchy_level_name", ifKnown(str(x.Level), known(FieldLevel)), optional(y.Level))
-	}
-	if g.Managed.Has(FieldParent) {
-		add("parent_provided_id", ifKnown(optional(x.Parent), known(FieldParent)), optional(y.Parent))
+	for _, f := range Table {
+		if g.Managed.Has(f.Bit) {
+			f.changes(&cur.Group, g, cur.Managed.Has(f.Bit), add)
+		}
 	}
 	return out
+}
+
+// changes reports, through add, how field f goes from before to after;
+// known says whether before's value is known at all.
+func (f *Field) changes(before, after *Group, known bool, add func(path string, before, after Value)) {
+	switch f.Type {
+	case TypeBool:
+		add(f.Name, ifKnown(boolean(f.Bool(before)), known), boolean(f.Bool(after)))
+	case TypeIDs:
+		diffPairs(f.Name+".", f.Pairs(before), f.Pairs(after), str, add)
+	case TypeJSON:
+		diffPairs(f.Name+".", f.Pairs(before), f.Pairs(after), jsonText, add)
+	case TypeSet:
+		add(f.Name, ifKnown(list(f.List(before)), known), list(f.List(after)))
+	default:
+		add(f.Name, ifKnown(optional(f.Text(before)), known), optional(f.Text(after)))
+	}
 }
 
 // optional is a string field where empty means none.

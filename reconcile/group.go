@@ -17,6 +17,7 @@ import (
 // Fields is a set of the optional attributes a manifest manages for a group.
 // An attribute that a manifest never mentions is left alone: it is neither
 // sent nor compared, so a CSV without a mapping column cannot wipe mappings.
+// Each attribute is described once, in [Table].
 type Fields uint8
 
 const (
@@ -31,26 +32,17 @@ const (
 )
 
 // CustomerFields are the fields only the Customer API knows.
-const CustomerFields = FieldEmails | FieldTags | FieldLevel | FieldParent
-
-// fieldNames are the API names of the fields, in the order plans show them.
-var fieldNames = []struct {
-	f    Fields
-	name string
-}{
-	{FieldIsDemo, "is_demo_group"}, {FieldMapping, "mapping"}, {FieldProperties, "properties"},
-	{FieldEmails, "emails"}, {FieldTags, "group_tags"}, {FieldLevel, "hierarchy_level_name"}, {FieldParent, "parent_provided_id"},
-}
+var CustomerFields = customerFields()
 
 // Has reports whether every field of f2 is in f.
 func (f Fields) Has(f2 Fields) bool { return f&f2 == f2 }
 
-// String lists the fields by their API names, after the always-managed name.
+// String lists the fields by their names, after the always-managed name.
 func (f Fields) String() string {
 	names := []string{"name"}
-	for _, n := range fieldNames {
-		if f.Has(n.f) {
-			names = append(names, n.name)
+	for _, d := range Table {
+		if f.Has(d.Bit) {
+			names = append(names, d.Name)
 		}
 	}
 	return strings.Join(names, ",")

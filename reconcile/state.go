@@ -56,30 +56,15 @@ func Merge(prev *Applied, g *Group, r Remote, now time.Time) *Applied {
 // overlay copies the fields of src that are in f onto g, and marks them
 // managed.
 func (g *Group) overlay(src *Group, f Fields) {
-	if f.Has(FieldIsDemo) {
-		g.IsDemo = src.IsDemo
-	}
-	if f.Has(FieldMapping) {
-		g.Mapping = src.Mapping
-	}
-	if f.Has(FieldProperties) {
-		g.Properties = src.Properties
-	}
-	if f&CustomerFields != 0 {
-		c, s := g.Cust(), src.Cust()
-		if f.Has(FieldEmails) {
-			c.Emails = s.Emails
-		}
-		if f.Has(FieldTags) {
-			c.Tags = s.Tags
-		}
-		if f.Has(FieldLevel) {
-			c.Level = s.Level
-		}
-		if f.Has(FieldParent) {
-			c.Parent = s.Parent
-		}
+	// g may share its Customer with the record it was copied from, which
+	// must not change under it.
+	if f&CustomerFields != 0 && g.Customer != nil {
+		c := *g.Customer
 		g.Customer = &c
 	}
-	g.Managed |= f
+	for _, d := range Table {
+		if f.Has(d.Bit) {
+			d.Copy(g, src)
+		}
+	}
 }

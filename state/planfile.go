@@ -29,17 +29,17 @@ type SavedPlan struct {
 }
 
 type planFile struct {
-	Kind          string       `json:"kind"`
-	FormatVersion int          `json:"format_version"`
-	APIURL        string       `json:"api_url"`
-	StateSerial   int64        `json:"state_serial"`
-	Groups        []*wireGroup `json:"groups"`
-	Files         []string     `json:"files"`
-	Lines         []int        `json:"lines"`
-	API           string       `json:"api,omitempty"`
-	Refresh       bool         `json:"refresh,omitempty"`
-	Prune         bool         `json:"prune,omitempty"`
-	Only          []string     `json:"only,omitempty"`
+	Kind          string            `json:"kind"`
+	FormatVersion int               `json:"format_version"`
+	APIURL        string            `json:"api_url"`
+	StateSerial   int64             `json:"state_serial"`
+	Groups        []json.RawMessage `json:"groups"`
+	Files         []string          `json:"files"`
+	Lines         []int             `json:"lines"`
+	API           string            `json:"api,omitempty"`
+	Refresh       bool              `json:"refresh,omitempty"`
+	Prune         bool              `json:"prune,omitempty"`
+	Only          []string          `json:"only,omitempty"`
 }
 
 const planKind = "groupsync-plan"
@@ -49,9 +49,7 @@ func WritePlan(path string, p *SavedPlan) error {
 	f := planFile{Kind: planKind, FormatVersion: FormatVersion, APIURL: p.APIURL, StateSerial: p.Serial, API: p.API, Refresh: p.Refresh, Prune: p.Prune, Only: p.Only}
 	for i := range p.Groups {
 		g := &p.Groups[i]
-		w := toWire(&reconcile.Applied{Group: *g})
-		w.ID = g.ID
-		f.Groups = append(f.Groups, w)
+		f.Groups = append(f.Groups, json.RawMessage(encode(&reconcile.Applied{Group: *g}, true)))
 		f.Files = append(f.Files, g.Source.File)
 		f.Lines = append(f.Lines, g.Source.Line)
 	}
@@ -82,12 +80,12 @@ func ReadPlan(path string) (*SavedPlan, error) {
 		return nil, fmt.Errorf("%s is damaged: its group and source lists differ in length", path)
 	}
 	p := &SavedPlan{APIURL: f.APIURL, Serial: f.StateSerial, Groups: make([]reconcile.Group, len(f.Groups)), API: f.API, Refresh: f.Refresh, Prune: f.Prune, Only: f.Only}
-	for i, w := range f.Groups {
-		a, err := w.applied(w.ID)
+	for i, raw := range f.Groups {
+		e, err := decodeRecord(string(raw), "", nil)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: group %d: %w", path, i+1, err)
 		}
-		p.Groups[i] = a.Group
+		p.Groups[i] = e.a.Group
 		p.Groups[i].Source = reconcile.Source{File: f.Files[i], Line: f.Lines[i]}
 	}
 	return p, nil

@@ -16,11 +16,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"time"
 
 	"groupsync/internal/atomicfile"
 	"groupsync/internal/canonjson"
-	"groupsync/internal/flatjson"
+	"groupsync/internal/fieldjson"
 	"groupsync/reconcile"
 )
 
@@ -34,148 +33,6 @@ const FormatVersion = 1
 func Fingerprint(apiToken string) string {
 	sum := sha256.Sum256([]byte("groupsync:" + apiToken))
 	return "sha256:" + hex.EncodeToString(sum[:6])
-}
-
-// wireGroup is one group of the state file. A field that is absent was never
-// applied, which keeps unmanaged fields unmanaged across runs.
-type wireGroup struct {
-	// ID is only set in journal entries; in the file the map key is the id.
-	ID     string `json:"user_group_id,omitempty"`
-	Name   string `json:"name,omitempty"`
-	IsDemo *bool  `json:"is_demo_group,omitempty"`
-	// Mapping and Properties stay raw when decoding and are walked in
-	// place: a map per group would double the cost of reading a state.
-	Mapping    json.RawMessage `json:"mapping,omitempty"`
-	Properties json.RawMessage `json:"properties,omitempty"`
-	Emails     *[]string       `json:"emails,omitempty"`
-	Tags       *[]string       `json:"group_tags,omitempty"`
-	Level      *string         `json:"hierarchy_level_name,omitempty"`
-	Parent     *string         `json:"parent_provided_id,omitempty"`
-	Token      string          `json:"token,omitempty"`
-	EnvTag     string          `json:"api_environment_tag,omitempty"`
-	AppliedAt  time.Time       `json:"applied_at"`
-	// Deleted marks a journal entry of a group deleted on the service.
-	Deleted bool `json:"deleted,omitempty"`
-}
-
-func toWire(a *reconcile.Applied) *wireGroup {
-	w := &wireGroup{Name: a.Name, Token: a.Token, EnvTag: a.EnvTag, AppliedAt: a.AppliedAt.UTC()}
-	if a.Managed.Has(reconcile.FieldIsDemo) {
-		w.IsDemo = &a.IsDemo
-	}
-	if a.Managed.Has(reconcile.FieldMapping) {
-		w.Mapping = json.RawMessage(canonjson.Object(len(a.Mapping), func(i int) (string, string) {
-			return a.Mapping[i].Key, canonjson.Quote(a.Mapping[i].Value)
-		}))
-	}
-	if a.Managed.Has(reconcile.FieldProperties) {
-		w.Properties = json.RawMessage(canonjson.Object(len(a.Properties), func(i int) (string, string) {
-			return a.Properties[i].Key, a.Properties[i].Value
-		}))
-	}
-	c := a.Cust()
-	if a.Managed.Has(reconcile.FieldEmails) {
-		w.Emails = &c.Emails
-	}
-	if a.Managed.Has(reconcile.FieldTags) {
-		w.Tags = &c.Tags
-	}
-	if a.Managed.Has(reconcile.FieldLevel) {
-		w.Level = &c.Level
-	}
-	if a.Managed.Has(reconcile.FieldParent) {
-		w.Parent = &c.Parent
-	}
-	return w
-}
-
-func (w *wireGroup) applied(id string) (*reconcile.Applied, error) {
-	return w.appliedInterned(id, nil)
-}
-
-// interner shares the strings that repeat across groups (environment tags,
-// mapping and property keys), which a million-group state holds a million
-// copies of otherwise.
-type interner map[string]string
-
-func (in interner) get(s string) string {
-	if in == nil {
-		return s
-	}
-	if v, ok := in[s]; ok {
-		return v
-	}
-	if len(in) < 4096 {
-		in[s] = s
-	}
-	return s
-}
-
-func (w *wireGroup) appliedInterned(id string, in interner) (*reconcile.Applied, error) {
-	a := &reconcile.Applied{Token: w.Token, EnvTag: in.get(w.EnvTag), AppliedAt: w.AppliedAt}
-	a.ID, a.Name = id, w.Name
-	if w.IsDemo != nil {
-		a.Managed |= reconcile.FieldIsDemo
-		a.IsDemo = *w.IsDemo
-	}
-	var err error
-	if present(w.Mapping) {
-		a.Managed |= reconcile.FieldMapping
-		a.Mapping, err = walk(w.Mapping, in, func(raw string) (string, error) { return flatjson.String(raw) })
-		if err != nil {
-			return nil, fmt.Errorf("group %q: mapping: %w", id, err)
-		}
-	}
-	if present(w.Properties) {
-		a.Managed |= reconcile.FieldProperties
-		a.Properties, err = walk(w.Properties, in, func(raw string) (string, error) { return canonjson.Canonical(raw) })
-		if err != nil {
-			return nil, fmt.Errorf("group %q: properties: %w", id, err)
-		}
-	}
-	w.customer(a, in)
-	return a, nil
-}
-
-// customer reads the Customer API's fields into a.
-func (w *wireGroup) customer(a *reconcile.Applied, in interner) {
-	if w.Emails == nil && w.Tags == nil && w.Level == nil && w.Parent == nil {
-		return
-	}
-	c := &reconcile.Customer{}
-	if w.Emails != nil {
-		a.Managed |= reconcile.FieldEmails
-		c.Emails = reconcile.SortSet(*w.Emails)
-	}
-	if w.Tags != nil {
-		a.Managed |= reconcile.FieldTags
-		c.Tags = reconcile.SortSet(*w.Tags)
-	}
-	if w.Level != nil {
-		a.Managed |= reconcile.FieldLevel
-		c.Level = in.get(*w.Level)
-	}
-	if w.Parent != nil {
-		a.Managed |= reconcile.FieldParent
-		c.Parent = *w.Parent
-	}
-	a.Customer = c
-}
-
-func present(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
-
-// walk reads a JSON object of the state into sorted pairs.
-func walk(raw json.RawMessage, in interner, conv func(string) (string, error)) (reconcile.Pairs, error) {
-	out := reconcile.Pairs{}
-	err := flatjson.Object(string(raw), func(k, v string) error {
-		c, err := conv(v)
-		out = append(out, reconcile.Pair{Key: in.get(k), Value: c})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return reconcile.SortPairs(out), nil
 }
 
 // CorruptError is a state file that cannot be read. It is never treated as
@@ -314,25 +171,25 @@ func decodeGroups(dec *json.Decoder, st *reconcile.State) error {
 	if err := expectDelim(dec, '{'); err != nil {
 		return err
 	}
-	in := interner{}
+	in := fieldjson.Interner{}
+	var raw json.RawMessage
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return err
 		}
 		id, _ := tok.(string)
-		var w wireGroup
-		if err := dec.Decode(&w); err != nil {
+		if err := dec.Decode(&raw); err != nil {
 			return fmt.Errorf("group %q: %w", id, err)
 		}
-		if w.Token == "" {
+		e, err := decodeRecord(string(raw), id, in)
+		if err != nil {
+			return fmt.Errorf("group %q: %w", id, err)
+		}
+		if e.a.Token == "" {
 			return fmt.Errorf("group %q has no token", id)
 		}
-		a, err := w.appliedInterned(id, in)
-		if err != nil {
-			return err
-		}
-		st.Groups[id] = a
+		st.Groups[id] = e.a
 	}
 	return expectDelim(dec, '}')
 }
@@ -367,16 +224,13 @@ func write(path string, st *reconcile.State) error {
 		}
 		slices.Sort(ids)
 		for i, id := range ids {
-			k, _ := json.Marshal(id)
-			v, err := json.Marshal(toWire(st.Groups[id]))
-			if err != nil {
-				return err
-			}
 			sep := ",\n  "
 			if i == 0 {
 				sep = "\n  "
 			}
-			io.WriteString(w, sep+string(k)+": "+string(v))
+			if _, err := io.WriteString(w, sep+canonjson.Quote(id)+": "+encode(st.Groups[id], false)); err != nil {
+				return err
+			}
 		}
 		_, err := io.WriteString(w, "\n}}\n")
 		return err

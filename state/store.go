@@ -3,7 +3,6 @@ package state
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"groupsync/internal/atomicfile"
+	"groupsync/internal/fieldjson"
 	"groupsync/reconcile"
 )
 
@@ -129,21 +129,17 @@ func (s *Store) State() *reconcile.State { return s.st }
 // Record appends one applied group to the journal. It is safe for
 // concurrent use.
 func (s *Store) Record(a *reconcile.Applied) error {
-	w := toWire(a)
-	w.ID = a.ID
-	return s.append(w)
+	return s.append(encode(a, true))
 }
 
 // Forget appends the deletion of a group to the journal.
 func (s *Store) Forget(id string) error {
-	return s.append(&wireGroup{ID: id, Deleted: true, AppliedAt: time.Now().UTC()})
+	return s.append(encode(&reconcile.Applied{Group: reconcile.Group{ID: id}, AppliedAt: time.Now()}, true, deletedMember))
 }
 
-func (s *Store) append(w *wireGroup) error {
-	line, err := json.Marshal(w)
-	if err != nil {
-		return err
-	}
+var deletedMember = fieldjson.Member{Key: keyDeleted, Raw: "true"}
+
+func (s *Store) append(line string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.jf == nil {
@@ -154,7 +150,7 @@ func (s *Store) append(w *wireGroup) error {
 		s.jf = f
 		s.loop = startSync(s, s.tick())
 	}
-	if _, err := s.jf.Write(append(line, '\n')); err != nil {
+	if _, err := io.WriteString(s.jf, line+"\n"); err != nil {
 		return err
 	}
 	s.dirty, s.changed = true, true
@@ -288,24 +284,20 @@ func replay(path string, st *reconcile.State) (int, error) {
 
 // apply folds one journal line into st.
 func apply(line []byte, st *reconcile.State) error {
-	var w wireGroup
-	if err := json.Unmarshal(line, &w); err != nil {
-		return err
-	}
-	if w.ID == "" {
-		return errors.New("an entry without a user_group_id")
-	}
-	if w.Deleted {
-		delete(st.Groups, w.ID)
-		return nil
-	}
-	if w.Token == "" {
-		return fmt.Errorf("group %q has no token", w.ID)
-	}
-	a, err := w.applied(w.ID)
+	e, err := decodeRecord(string(line), "", nil)
 	if err != nil {
 		return err
 	}
-	st.Groups[a.ID] = a
+	if e.id == "" {
+		return errors.New("an entry without a user_group_id")
+	}
+	if e.deleted {
+		delete(st.Groups, e.id)
+		return nil
+	}
+	if e.a.Token == "" {
+		return fmt.Errorf("group %q has no token", e.id)
+	}
+	st.Groups[e.id] = e.a
 	return nil
 }
