@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"iter"
@@ -36,22 +37,44 @@ func runApply(ctx context.Context, args []string, o IO) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := cfg.checkApply(); err != nil {
+	cfg, err := cfg.forApply(fs)
+	if err != nil {
 		return err
 	}
 	if cfg.DryRun {
-		return dryRun(ctx, &cfg, o)
+		return dryRun(ctx, cfg, o)
 	}
-	p, err := prepare(ctx, &cfg, o, stage{lock: true, needToken: true})
+	p, err := prepare(ctx, cfg, o, stage{lock: true, needToken: true})
 	if err != nil {
 		return err
 	}
 	defer p.close()
-	if n := p.plan.Mutations(); cfg.MaxChanges > 0 && n > cfg.MaxChanges {
-		return fmt.Errorf("the plan has %s creates, updates and deletes, more than --max-changes %d; nothing was sent\ngroupsync: hint: check the manifest (did an export lose rows or a column?), then raise --max-changes",
-			thousands(n), cfg.MaxChanges)
+	s := p.plan.Summary()
+	if n := s.Changes(p.plan.NewOrphans); cfg.MaxChanges > 0 && n > cfg.MaxChanges {
+		what := "creates, updates and deletes"
+		if p.plan.NewOrphans > 0 {
+			what = fmt.Sprintf("creates, updates and deletes, and %s groups the last run saw in the manifests and no manifest lists now", thousands(p.plan.NewOrphans))
+		}
+		return fmt.Errorf("the plan has %s changes (%s), more than --max-changes %d; nothing was sent\ngroupsync: hint: check the manifest (did an export lose rows, a file or a column?), then raise --max-changes",
+			thousands(n), what, cfg.MaxChanges)
 	}
-	return (&applyRun{p: p, cfg: &cfg, o: o}).run(ctx)
+	return (&applyRun{p: p, cfg: cfg, o: o}).run(ctx)
+}
+
+// forApply finishes apply's configuration: with --plan, the flags the plan
+// was made with, read from it, which flags given now may not contradict.
+// The result is checked and then never changed.
+func (c Config) forApply(fs *flag.FlagSet) (Config, error) {
+	if c.Plan != "" && len(c.Files) == 0 {
+		saved, err := state.ReadPlan(c.Plan)
+		if err != nil {
+			return c, err
+		}
+		if c, err = c.withPlan(saved, fs); err != nil {
+			return c, err
+		}
+	}
+	return c, c.checkApply()
 }
 
 // checkApply checks apply's flags, before any I/O.
@@ -77,7 +100,7 @@ func (c *Config) checkApply() error {
 // dryRun plans and reports what apply would do, calling nothing. It writes
 // the report only when --report names one, so that it never overwrites
 // the last real report.
-func dryRun(ctx context.Context, cfg *Config, o IO) error {
+func dryRun(ctx context.Context, cfg Config, o IO) error {
 	p, err := prepare(ctx, cfg, o, stage{})
 	if err != nil {
 		return err
@@ -107,7 +130,7 @@ func dryRun(ctx context.Context, cfg *Config, o IO) error {
 	return nil
 }
 
-func reportName(cfg *Config) string {
+func reportName(cfg Config) string {
 	if cfg.DryRun && !cfg.ReportGiven {
 		return ""
 	}
@@ -117,9 +140,10 @@ func reportName(cfg *Config) string {
 // applyRun is one apply that calls the service.
 type applyRun struct {
 	p   *pipeline
-	cfg *Config
+	cfg Config
 	o   IO
-	api *countingAPI
+	// warn says, in the confirmation, what the changes cannot undo.
+	warn string
 }
 
 func (a *applyRun) run(ctx context.Context) error {
@@ -135,27 +159,37 @@ func (a *applyRun) run(ctx context.Context) error {
 	if bind {
 		st.APIURL, st.TokenFingerprint = a.cfg.APIURL, state.Fingerprint(p.token)
 	}
+	if len(a.cfg.Only) == 0 && p.full != nil {
+		p.plan.Corrected = append(p.plan.Corrected, p.full.Marks(st)...)
+	}
 	start := a.o.clock().Now()
 	var results []reconcile.Result
 	var runErr error
-	if len(work) > 0 || len(p.plan.Corrected) > 0 {
+	if len(work) > 0 || len(p.plan.Corrected) > 0 || len(p.plan.Moved) > 0 {
 		results, runErr = a.apply(ctx, len(work))
 	}
 	took := a.o.clock().Now().Sub(start)
 	var problems []string
-	tokensIn := "the state holds every token"
+	saved := true
 	// Nothing changed, nothing written: a no-op run leaves no trace but
 	// its report, and a run that never reached the service does not bind
 	// the state to a URL that may be a typo.
-	if p.store.Changed() || (bind && runErr == nil && ctx.Err() == nil) {
+	if p.store.Changed() || len(p.learnt) > 0 || (bind && runErr == nil && ctx.Err() == nil) {
 		if err := p.store.Save(); err != nil {
-			problems = append(problems, fmt.Sprintf("the state could not be written (%v); every answer of this run is in %s, which the next run folds in", err, p.store.JournalPath()))
-			tokensIn = "the journal holds every token"
+			saved = false
+			problems = append(problems, fmt.Sprintf("the state could not be written (%v); every answer this run recorded is in %s, which the next run folds in", err, p.store.JournalPath()))
 		}
 	}
 	var t tally
 	if err := writeReport(a.cfg.Report, a.cfg.RedactTokens, t.count(p.plan.Rows(st, results))); err != nil {
-		problems = append(problems, fmt.Sprintf("the report could not be written (%v); %s", err, tokensIn))
+		where := "the state holds the tokens recorded"
+		if !saved {
+			where = "the journal holds the tokens recorded"
+		}
+		problems = append(problems, fmt.Sprintf("the report could not be written (%v); %s", err, where))
+	}
+	if n := unknown(results); n > 0 {
+		problems = append(problems, fmt.Sprintf("the outcome of %d call%s is not known (the answer was lost or could not be read): the next run asks the service first, and records what it finds", n, plural(n)))
 	}
 	if a.cfg.JSON {
 		if err := t.print(a.o.Stdout, a.calls(), took, a.cfg.Report); err != nil {
@@ -167,19 +201,26 @@ func (a *applyRun) run(ctx context.Context) error {
 	return a.outcome(ctx, &t, changed(results), runErr, problems)
 }
 
-func (a *applyRun) calls() int {
-	if a.api == nil {
-		return 0
-	}
-	return a.api.count()
-}
+func (a *applyRun) calls() int { return a.p.client.Calls() }
 
-// changed counts the groups the run changed on the service.
+// changed counts the groups the run changed, or may have changed, on the
+// service.
 func changed(results []reconcile.Result) int {
 	n := 0
 	for i := range results {
 		r := &results[i]
-		if (r.Status == reconcile.StatusOK && r.Attempts > 0) || (r.New != nil && *r.New) {
+		if (r.Status == reconcile.StatusOK && r.Attempts > 0) || (r.New != nil && *r.New) || r.Unknown {
+			n++
+		}
+	}
+	return n
+}
+
+// unknown counts the groups whose last call's outcome is not known.
+func unknown(results []reconcile.Result) int {
+	n := 0
+	for i := range results {
+		if results[i].Unknown {
 			n++
 		}
 	}
@@ -189,8 +230,15 @@ func changed(results []reconcile.Result) int {
 // confirm shows the plan and asks for "yes", as terraform does.
 func (a *applyRun) confirm() error {
 	printPlan(a.o.Stderr, a.p.plan, a.cfg.Rate.Text, func(n int) string { return a.p.estimate(n).String() }, a.p.rebound)
+	if a.warn != "" {
+		fmt.Fprintln(a.o.Stderr, "\n"+a.warn)
+	}
 	fmt.Fprint(a.o.Stderr, "\nApply these changes? Only 'yes' will be accepted: ")
 	line, err := bufio.NewReader(a.o.Stdin).ReadString('\n')
+	if !strings.HasSuffix(line, "\n") {
+		// End of input (Ctrl-D) leaves the cursor on the prompt line.
+		fmt.Fprintln(a.o.Stderr)
+	}
 	if strings.TrimSpace(line) != "yes" {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("apply cancelled (%v); nothing was sent", err)
@@ -202,9 +250,7 @@ func (a *applyRun) confirm() error {
 
 func (a *applyRun) apply(ctx context.Context, n int) ([]reconcile.Result, error) {
 	p := a.p
-	applier := p.newApplier(p.store.Record)
-	applier.Forget = p.store.Forget
-	a.api = applier.API.(*countingAPI)
+	applier := p.applier(p.journal())
 	progress := newProgress(a.o, n)
 	defer progress.finish()
 	applier.Done = func(r *reconcile.Result) {

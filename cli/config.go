@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"groupsync/explo"
+	"groupsync/state"
 )
 
 // Config is everything a command needs from its flags and environment. The
@@ -31,8 +33,10 @@ type Config struct {
 	API       string
 	Refresh   bool
 	Prune     bool
-	Rebind    bool
-	Rate      Rate
+	// PruneAdopted lets --prune delete the customers the state adopted.
+	PruneAdopted bool
+	Rebind       bool
+	Rate         Rate
 
 	// plan
 	DetailedExitcode bool
@@ -149,7 +153,41 @@ func (c *Config) planFlags(fs *flag.FlagSet) {
 	c.connectionFlags(fs)
 	fs.Var(&flagValue{set: c.setOnly}, "only", "restrict to these group `IDS` (comma-separated)")
 	fs.BoolVar(&c.Refresh, "refresh", false, "Customer API: read every customer from the service and diff against it too")
-	fs.BoolVar(&c.Prune, "prune", false, "Customer API: delete customers this state owns that no manifest lists")
+	fs.BoolVar(&c.Prune, "prune", false, "Customer API: delete customers this state created that no manifest lists")
+	fs.BoolVar(&c.PruneAdopted, "prune-adopted", false, "with --prune: also delete customers this state adopted (found existing)")
+}
+
+// withPlan returns the configuration of applying a saved plan: the flags
+// it was made with. A flag given now that says otherwise is refused: the
+// plan is applied exactly as it was shown.
+func (c Config) withPlan(saved *state.SavedPlan, fs *flag.FlagSet) (Config, error) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	api := saved.API
+	if api == "" {
+		api = APIUserGroup
+	}
+	planned := map[string]bool{"refresh": saved.Refresh, "prune": saved.Prune, "prune-adopted": saved.PruneAdopted}
+	own := map[string]bool{"refresh": c.Refresh, "prune": c.Prune, "prune-adopted": c.PruneAdopted}
+	for name, v := range planned {
+		if given[name] && own[name] != v {
+			return c, fmt.Errorf("--%s contradicts plan %s, which was made with --%s=%t: apply a plan as it was made, or plan again", name, c.Plan, name, v)
+		}
+	}
+	if given["api"] && c.API != api {
+		return c, fmt.Errorf("--api %s contradicts plan %s, made with --api %s", c.API, c.Plan, api)
+	}
+	if given["only"] && !slices.Equal(c.Only, saved.Only) {
+		return c, fmt.Errorf("--only contradicts plan %s, made with --only %s: plan again", c.Plan, strings.Join(saved.Only, ","))
+	}
+	if saved.APIURL != c.APIURL {
+		u, err := checkURL(c.APIURL)
+		if err != nil || u != saved.APIURL {
+			return c, fmt.Errorf("plan %s was made for %s, not %s", c.Plan, saved.APIURL, c.APIURL)
+		}
+	}
+	c.API, c.Refresh, c.Prune, c.PruneAdopted, c.Only = api, saved.Refresh, saved.Prune, saved.PruneAdopted, saved.Only
+	return c, nil
 }
 
 func (c *Config) callFlags(fs *flag.FlagSet) {
@@ -222,6 +260,9 @@ func (c *Config) checkConnection() error {
 	}
 	if c.StallTimeout < 0 {
 		return fmt.Errorf("--stall-timeout %s: want a positive duration, or 0 for none", c.StallTimeout)
+	}
+	if c.PruneAdopted && !c.Prune {
+		return errors.New("--prune-adopted needs --prune: it says which customers --prune may delete")
 	}
 	if (c.Refresh || c.Prune) && c.API != APICustomer {
 		flag := "--refresh"

@@ -87,13 +87,22 @@ func printPlan(w io.Writer, p *reconcile.Plan, rate string, took func(int) strin
 	if rebound {
 		fmt.Fprintln(bw, "The state will be rebound to this API URL and token (--rebind).")
 	}
+	prune := false
 	for i := range p.Changes {
-		printChange(bw, &p.Changes[i])
+		prune = prune || p.Changes[i].Action == reconcile.ActionDelete
+	}
+	for i := range p.Changes {
+		if p.Changes[i].Action != reconcile.ActionNoop {
+			printChange(bw, &p.Changes[i], prune)
+		}
 	}
 	s := p.Summary()
 	fmt.Fprintf(bw, "Plan: %s to create, ", thousands(s.Create))
 	if s.Adopt > 0 {
 		fmt.Fprintf(bw, "%s to adopt, ", thousands(s.Adopt))
+	}
+	if s.Rename > 0 {
+		fmt.Fprintf(bw, "%s to rename, ", thousands(s.Rename))
 	}
 	fmt.Fprintf(bw, "%s to update, %s unchanged, %s orphaned", thousands(s.Update), thousands(s.Noop), thousands(s.Orphan))
 	if s.Delete > 0 {
@@ -108,13 +117,18 @@ func printPlan(w io.Writer, p *reconcile.Plan, rate string, took func(int) strin
 
 var changeMarks = map[reconcile.Action]string{
 	reconcile.ActionCreate: "+", reconcile.ActionAdopt: "<", reconcile.ActionUpdate: "~",
-	reconcile.ActionOrphan: "!", reconcile.ActionDelete: "-", reconcile.ActionRotate: "*",
+	reconcile.ActionOrphan: "!", reconcile.ActionDelete: "-", reconcile.ActionRotate: "*", reconcile.ActionRename: "→",
 }
 
-func printChange(w io.Writer, c *reconcile.Change) {
+func printChange(w io.Writer, c *reconcile.Change, prune bool) {
 	id := textsafe.Escape(c.ID)
 	line := fmt.Sprintf("  %s %s %s", changeMarks[c.Action], c.Action, id)
+	adopted := c.Current != nil && c.Current.Origin != reconcile.OriginCreated
 	switch {
+	case c.Action == reconcile.ActionRename:
+		line = fmt.Sprintf("  %s rename %s → %s  (one call; the token is kept)", changeMarks[c.Action], textsafe.Escape(c.Current.ID), id)
+	case c.Action == reconcile.ActionOrphan && adopted && prune:
+		line += "  (in the state, in no manifest: adopted, not created by groupsync, so kept; --prune-adopted deletes it)"
 	case c.Action == reconcile.ActionOrphan:
 		line += "  (in the state, in no manifest: kept, and reported with its token)"
 	case c.Action == reconcile.ActionAdopt && c.Update:
@@ -123,8 +137,20 @@ func printChange(w io.Writer, c *reconcile.Change) {
 		line += "  (on the service, not in the state: its token is recorded; no call)"
 	case c.Action == reconcile.ActionDelete && c.Gone:
 		line += "  (already gone from the service: only forgotten)"
-	case c.Action == reconcile.ActionDelete && len(c.Cascade) > 0:
-		line += "  (and with it, below it: " + textsafe.Escape(strings.Join(c.Cascade, ", ")) + ")"
+	case c.Action == reconcile.ActionDelete:
+		var notes []string
+		if adopted {
+			notes = append(notes, "adopted: it was found existing, not created by groupsync")
+		}
+		if len(c.Below) > 0 {
+			notes = append(notes, "after the customers below it, deleted first: "+textsafe.Escape(strings.Join(c.Below, ", ")))
+		}
+		if len(c.Guards) > 0 {
+			notes = append(notes, "once "+textsafe.Escape(strings.Join(c.Guards, ", "))+" moved out from below it")
+		}
+		if len(notes) > 0 {
+			line += "  (" + strings.Join(notes, "; ") + ")"
+		}
 	}
 	fmt.Fprintln(w, line)
 	for _, f := range c.Fields() {
@@ -143,10 +169,11 @@ type jsonField struct {
 }
 
 type jsonChange struct {
-	ID      string      `json:"user_group_id"`
-	Action  string      `json:"action"`
-	Fields  []jsonField `json:"fields"`
-	Cascade []string    `json:"cascade,omitempty"`
+	ID     string      `json:"user_group_id"`
+	Action string      `json:"action"`
+	Fields []jsonField `json:"fields"`
+	From   string      `json:"previous_provided_id,omitempty"`
+	Below  []string    `json:"below,omitempty"`
 }
 
 type jsonSummary struct {
@@ -157,10 +184,11 @@ type jsonSummary struct {
 	Orphan int `json:"orphan"`
 	Delete int `json:"delete"`
 	Rotate int `json:"rotate"`
+	Rename int `json:"rename"`
 }
 
 func summaryJSON(s reconcile.Summary) jsonSummary {
-	return jsonSummary{Create: s.Create, Adopt: s.Adopt, Update: s.Update, Noop: s.Noop, Orphan: s.Orphan, Delete: s.Delete, Rotate: s.Rotate}
+	return jsonSummary{Create: s.Create, Adopt: s.Adopt, Update: s.Update, Noop: s.Noop, Orphan: s.Orphan, Delete: s.Delete, Rotate: s.Rotate, Rename: s.Rename}
 }
 
 // printPlanJSON streams the plan, one change at a time: a plan of a million
@@ -177,14 +205,22 @@ func printPlanJSON(w io.Writer, p *reconcile.Plan, seconds float64) error {
 		summary, s.Calls, seconds)
 	enc := json.NewEncoder(sw)
 	enc.SetEscapeHTML(false)
+	n := 0
 	for i := range p.Changes {
 		c := &p.Changes[i]
-		jc := jsonChange{ID: c.ID, Action: string(c.Action), Fields: []jsonField{}, Cascade: c.Cascade}
+		if c.Action == reconcile.ActionNoop {
+			continue
+		}
+		n++
+		jc := jsonChange{ID: c.ID, Action: string(c.Action), Fields: []jsonField{}, Below: c.Below}
+		if c.Action == reconcile.ActionRename {
+			jc.From = c.Current.ID
+		}
 		for _, f := range c.Fields() {
 			jc.Fields = append(jc.Fields, jsonField{Path: f.Path, Before: jsonValue(f.Before), After: jsonValue(f.After)})
 		}
 		sep := ",\n    "
-		if i == 0 {
+		if n == 1 {
 			sep = "\n    "
 		}
 		io.WriteString(sw, sep)

@@ -16,22 +16,33 @@ import (
 
 // pipeline is the one path from flags to a plan that validate, plan, apply
 // (and its dry run) share: load the manifests (or a saved plan), open the
-// state, check that it belongs to this URL and token, restrict it to
-// --only, read the service when refreshing, and diff.
+// state, check that it belongs to this URL and token, learn what earlier
+// runs left unfinished, read the service when refreshing or pruning, diff,
+// decide the prune on the whole tree, restrict to --only, and check the
+// plan. Its configuration is built and checked before, and never changed.
 type pipeline struct {
-	cfg   *Config
+	cfg   Config
 	o     IO
 	token string
-	// groups are the desired groups after --only.
+	// groups are every manifest group; the plan may restrict them.
 	groups []reconcile.Group
 	saved  *state.SavedPlan
 	// store is set when the state is locked for a run that writes it.
 	store   *state.Store
 	st      *reconcile.State
-	view    *reconcile.State
 	rebound bool
-	plan    *reconcile.Plan
-	applier *reconcile.Applier
+	// The service, shared by every read and the apply: one client (which
+	// counts the calls), one limiter, one gate.
+	client  *explo.Client
+	api     reconcile.API
+	limiter *reconcile.Limiter
+	gate    *reconcile.Gate
+	// full is the plan of every group, plan the one that runs (--only).
+	full, plan *reconcile.Plan
+	// conflicts are the deletes the prune refuses.
+	conflicts []reconcile.PruneConflict
+	// learnt is what the service told of intents an earlier run left.
+	learnt []reconcile.Learnt
 }
 
 // stage says how far a command takes the pipeline.
@@ -44,16 +55,21 @@ type stage struct {
 }
 
 // prepare runs the pipeline up to the plan.
-func prepare(ctx context.Context, cfg *Config, o IO, s stage) (*pipeline, error) {
+func prepare(ctx context.Context, cfg Config, o IO, s stage) (*pipeline, error) {
 	p := &pipeline{cfg: cfg, o: o}
 	steps := []func() error{
 		p.loadGroups,
 		func() error { return p.readToken(s.needToken || cfg.Refresh || cfg.Prune) },
 		func() error { return p.openState(s.lock) },
 		p.checkBinding,
-		p.restrict,
+		p.checkState,
+		p.connect,
+		func() error { return p.resolve(ctx, s.lock) },
+		func() error { return p.checkTags(ctx) },
+		p.checkOnly,
 		func() error { return p.diff(ctx) },
 		p.checkPlan,
+		p.checkSaved,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -73,17 +89,10 @@ func (p *pipeline) close() {
 
 // load reads and validates the manifests, printing warnings; an invalid
 // manifest is an error after every problem is listed.
-func load(cfg *Config, o IO) (*manifest.Manifest, error) {
+func load(cfg Config, o IO) (*manifest.Manifest, error) {
 	m, err := manifest.Load(cfg.Files, manifest.Options{Delimiter: cfg.Delimiter, Customer: cfg.API == APICustomer})
-	var perrs manifest.Errors
-	if errors.As(err, &perrs) {
-		for _, e := range perrs {
-			printf(o.Stderr, "groupsync: %s\n", e.Error())
-		}
-		return nil, fmt.Errorf("%d problem%s in the manifests; nothing was sent", len(perrs), plural(len(perrs)))
-	}
 	if err != nil {
-		return nil, err
+		return nil, problems(o, err, "")
 	}
 	for _, w := range m.Warnings {
 		printf(o.Stderr, "groupsync: warning: %s\n", w)
@@ -91,8 +100,21 @@ func load(cfg *Config, o IO) (*manifest.Manifest, error) {
 	return m, nil
 }
 
+// problems prints every problem of a manifest (or of a saved plan, whose
+// path prefixes each) and returns the error that ends the command.
+func problems(o IO, err error, prefix string) error {
+	var perrs manifest.Errors
+	if !errors.As(err, &perrs) {
+		return err
+	}
+	for _, e := range perrs {
+		printf(o.Stderr, "groupsync: %s%s\n", prefix, e.Error())
+	}
+	return fmt.Errorf("%d problem%s in the manifests; nothing was sent", len(perrs), plural(len(perrs)))
+}
+
 // loadGroups reads the desired groups: from the manifests, or from a plan
-// saved by plan --out.
+// saved by plan --out, which is checked as a manifest is.
 func (p *pipeline) loadGroups() error {
 	if p.cfg.Plan == "" {
 		m, err := load(p.cfg, p.o)
@@ -106,13 +128,9 @@ func (p *pipeline) loadGroups() error {
 	if err != nil {
 		return err
 	}
-	if saved.APIURL != p.cfg.APIURL {
-		return fmt.Errorf("plan %s was made for %s, not %s", p.cfg.Plan, saved.APIURL, p.cfg.APIURL)
+	if errs := manifest.Check(saved.Groups, manifest.Options{Customer: p.cfg.API == APICustomer}); len(errs) > 0 {
+		return problems(p.o, errs, p.cfg.Plan+": ")
 	}
-	if saved.API != "" {
-		p.cfg.API = saved.API
-	}
-	p.cfg.Refresh, p.cfg.Prune, p.cfg.Only = saved.Refresh, saved.Prune, saved.Only
 	p.saved, p.groups = saved, saved.Groups
 	return nil
 }
@@ -169,130 +187,247 @@ func (p *pipeline) checkBinding() error {
 	return nil
 }
 
-// restrict applies --only to the desired groups and to the state, so that
-// other groups are neither planned nor reported as orphans. An id that
-// nothing holds is a typo, and an error.
-func (p *pipeline) restrict() error {
-	p.view = p.st
-	if len(p.cfg.Only) == 0 {
-		return nil
+// checkState refuses a state in which two groups hold one token: one of
+// them is wrong, and a delete with that token could take the other.
+func (p *pipeline) checkState() error {
+	if a, b, ok := p.st.Twins(); ok {
+		return fmt.Errorf("state %s is inconsistent: %q and %q hold the same token, and one of them is wrong; nothing was sent\ngroupsync: hint: forget the wrong one with groupsync state rm ID, then plan --refresh (Customer API) to learn the right tokens",
+			p.cfg.State, a, b)
 	}
-	only := map[string]bool{}
-	for _, id := range p.cfg.Only {
-		only[id] = true
-	}
-	var groups []reconcile.Group
-	found := map[string]bool{}
-	for _, g := range p.groups {
-		if only[g.ID] {
-			groups = append(groups, g)
-			found[g.ID] = true
-		}
-	}
-	view := *p.st
-	view.Groups = map[string]*reconcile.Applied{}
-	for id, a := range p.st.Groups {
-		if only[id] {
-			view.Groups[id] = a
-			found[id] = true
-		}
-	}
-	var missing []string
-	for _, id := range p.cfg.Only {
-		if !found[id] {
-			missing = append(missing, fmt.Sprintf("%q", id))
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("--only: no manifest and not the state holds %s", strings.Join(slices.Compact(missing), ", "))
-	}
-	p.groups, p.view = groups, &view
 	return nil
 }
 
-// diff plans, reading the service first with --refresh, and the
-// descendants of every delete with --prune.
-func (p *pipeline) diff(ctx context.Context) error {
-	opts := reconcile.Options{Prune: p.cfg.Prune}
-	if p.cfg.Refresh {
-		snap, err := p.newApplier(nil).Snapshot(ctx)
-		if err != nil {
-			return p.readError(err)
-		}
-		opts.Remote = snap
+// connect makes the client, limiter and gate every call of the command
+// shares.
+func (p *pipeline) connect() error {
+	p.client = explo.New(p.cfg.APIURL, p.token, p.cfg.Timeout, p.cfg.Concurrency)
+	p.api = p.client.UserGroups()
+	if p.cfg.API == APICustomer {
+		p.api = p.client.Customers()
 	}
-	p.plan = reconcile.Diff(p.groups, p.view, opts)
-	if p.cfg.Prune {
-		if err := p.newApplier(nil).Cascades(ctx, p.plan, p.st); err != nil {
-			return p.readError(err)
+	p.limiter = reconcile.NewLimiter(p.cfg.Rate.Quota, p.cfg.Rate.Window, p.o.clock())
+	p.gate = reconcile.NewGate()
+	return nil
+}
+
+// applier returns an applier of this command's service, persisting to j
+// (nil: nothing). Each use gets its own value; the limiter, the gate and
+// the client are shared.
+func (p *pipeline) applier(j reconcile.Journal) *reconcile.Applier {
+	policy := reconcile.DefaultRetryPolicy()
+	policy.MaxAttempts = p.cfg.MaxAttempts
+	return &reconcile.Applier{
+		API:          p.api,
+		Limiter:      p.limiter,
+		Gate:         p.gate,
+		Concurrency:  p.cfg.Concurrency,
+		Retry:        policy,
+		Grace:        graceOnInterrupt,
+		StallTimeout: p.cfg.StallTimeout,
+		Journal:      j,
+		ListLimits:   reconcile.DefaultListLimits(len(p.groups) + len(p.st.Groups)),
+		Clock:        p.o.clock(),
+	}
+}
+
+// journal is where a run that writes the state persists its progress.
+func (p *pipeline) journal() reconcile.Journal {
+	if p.store == nil {
+		return nil
+	}
+	return p.store
+}
+
+// resolve learns the outcome of the calls an earlier run left unfinished
+// (a rotation or a create whose answer was lost), before anything is
+// planned. A command that only reads the state says what is unknown.
+func (p *pipeline) resolve(ctx context.Context, lock bool) error {
+	if len(p.st.Pending) == 0 {
+		return nil
+	}
+	if !lock || p.token == "" || p.cfg.API != APICustomer {
+		for _, in := range pendingList(p.st) {
+			printf(p.o.Stderr, "groupsync: warning: the %s of %q by an earlier run did not finish, and its outcome is not known yet; apply or rotate (--api customer) learns it first", in.Op, in.Key())
 		}
+		return nil
+	}
+	learnt, err := p.applier(p.store).Resolve(ctx, p.st)
+	p.learnt = learnt
+	for _, l := range learnt {
+		printf(p.o.Stderr, "groupsync: the %s of %q by an earlier run did not finish: %s", l.Intent.Op, l.Intent.Key(), l.Outcome)
+	}
+	if err != nil {
+		return p.readError(err)
 	}
 	return nil
+}
+
+func pendingList(st *reconcile.State) []*reconcile.Intent {
+	var out []*reconcile.Intent
+	for _, in := range st.Pending {
+		out = append(out, in)
+	}
+	slices.SortFunc(out, func(a, b *reconcile.Intent) int { return strings.Compare(a.Key(), b.Key()) })
+	return out
+}
+
+// checkTags refuses, before any write, a group tag the service does not
+// have. It lists the tags only when a manifest names any, and only with a
+// token (a plan without one cannot ask).
+func (p *pipeline) checkTags(ctx context.Context) error {
+	if p.cfg.API != APICustomer || p.token == "" {
+		return nil
+	}
+	tags := reconcile.FieldOf(reconcile.FieldTags)
+	named := false
+	for i := range p.groups {
+		if g := &p.groups[i]; g.Managed.Has(tags.Bit) && len(tags.List(g)) > 0 {
+			named = true
+			break
+		}
+	}
+	if !named {
+		return nil
+	}
+	known, err := p.applier(nil).Tags(ctx)
+	if err != nil {
+		return p.readError(err)
+	}
+	var errs manifest.Errors
+	for i := range p.groups {
+		g := &p.groups[i]
+		for _, t := range tags.List(g) {
+			if !slices.Contains(known, t) {
+				errs = append(errs, &manifest.ParseError{File: g.Source.File, Line: g.Source.Line, Field: tags.Name,
+					Err: fmt.Errorf("group tag %q does not exist (known: %s)", t, strings.Join(sorted(known), ", "))})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return problems(p.o, errs, "")
+	}
+	return nil
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return []string{"none"}
+	}
+	return s
+}
+
+// diff plans: it reads the service first with --refresh, plans every
+// group, decides the prune on the whole tree (the service's children of
+// every delete, listed), and only then restricts to --only, which never
+// narrows what a delete is checked against.
+func (p *pipeline) diff(ctx context.Context) error {
+	opts := reconcile.Options{Prune: p.cfg.Prune, PruneAdopted: p.cfg.PruneAdopted, Levels: reconcile.Levels{Root: p.st.RootLevel}}
+	if p.cfg.Refresh {
+		snap, levels, err := p.refresh(ctx)
+		if err != nil {
+			return err
+		}
+		opts.Remote, opts.Levels = snap, levels
+	}
+	p.full = reconcile.Diff(p.groups, p.st, opts)
+	if p.cfg.Prune {
+		tree, calls, err := p.tree(ctx, p.full.Deletes())
+		p.full.ListCalls += calls
+		if err != nil {
+			return err
+		}
+		p.conflicts = p.full.CheckPrune(p.st, tree, p.only())
+	}
+	p.plan = p.full
+	if keep := p.only(); keep != nil {
+		p.plan = p.full.Restrict(keep)
+	}
+	return nil
+}
+
+// refresh reads every customer the token can see, and the children of the
+// parents of customers it adopts (the list shows no parent).
+func (p *pipeline) refresh(ctx context.Context) (*reconcile.Snapshot, reconcile.Levels, error) {
+	renames := map[string]string{}
+	for i := range p.groups {
+		if g := &p.groups[i]; g.Previous != "" {
+			renames[g.Previous] = g.ID
+		}
+	}
+	a := p.applier(nil)
+	snap, err := a.Snapshot(ctx, p.st, renames)
+	if err != nil {
+		return nil, reconcile.Levels{}, p.readError(err)
+	}
+	var parents []string
+	for i := range p.groups {
+		g := &p.groups[i]
+		if parent := g.ParentID(); parent != "" && p.st.Groups[g.ID] == nil && snap.Groups[g.ID] != nil && !slices.Contains(parents, parent) {
+			parents = append(parents, parent)
+		}
+	}
+	slices.Sort(parents)
+	children, calls, err := a.Children(ctx, parents)
+	snap.Calls += calls
+	if err != nil {
+		return nil, reconcile.Levels{}, p.readError(err)
+	}
+	return snap, reconcile.LearnLevels(p.st, snap, children), nil
+}
+
+// tree lists what the service holds below each delete, level by level.
+func (p *pipeline) tree(ctx context.Context, ids []string) (reconcile.Tree, int, error) {
+	tree := reconcile.Tree{}
+	a := p.applier(nil)
+	calls := 0
+	for len(ids) > 0 {
+		children, n, err := a.Children(ctx, ids)
+		calls += n
+		if err != nil {
+			return nil, calls, p.readError(err)
+		}
+		var next []string
+		for _, id := range ids {
+			tree[id] = children[id]
+			for _, c := range children[id] {
+				if _, seen := tree[c.ID]; !seen && !slices.Contains(next, c.ID) {
+					next = append(next, c.ID)
+				}
+			}
+		}
+		slices.Sort(next)
+		ids = next
+	}
+	return tree, calls, nil
+}
+
+// only returns whether --only keeps an id; nil when there is no --only.
+func (p *pipeline) only() func(string) bool {
+	if len(p.cfg.Only) == 0 {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, id := range p.cfg.Only {
+		set[reconcile.NormalID(id)] = true
+	}
+	return func(id string) bool { return set[id] }
 }
 
 // readError explains a failure to read the service, before any change.
 func (p *pipeline) readError(err error) error {
 	var ue *reconcile.UnreachableError
+	var le *reconcile.ListError
 	switch {
 	case errors.As(err, &ue):
 		return fmt.Errorf("cannot reach the Explo API at %s: %v", p.cfg.APIURL, ue.Err)
 	case errors.Is(err, reconcile.ErrUnauthorized):
 		return fmt.Errorf("the service refused the API token (%v)\ngroupsync: hint: check $EXPLO_API_TOKEN or --token-file, and --api-url", err)
+	case errors.As(err, &le):
+		return fmt.Errorf("%v; nothing was sent", le)
 	}
 	return fmt.Errorf("read the service: %w", err)
-}
-
-// checkPlan refuses plans that would do what cannot be undone: a second
-// customer for an id a spreadsheet mangled, a delete that takes a wanted
-// customer with it.
-func (p *pipeline) checkPlan() error {
-	var problems []string
-	for _, c := range p.plan.ZeroConflicts() {
-		problems = append(problems, fmt.Sprintf("create %q would make a second customer: the state holds %q, which is the same id once its leading zeros are stripped (did a spreadsheet strip leading zeros?)", c.Create, c.Orphan))
-	}
-	var hint string
-	if len(problems) > 0 {
-		hint = "format the id column as text and export again; if the old id is gone on purpose, forget it first: groupsync state rm ID"
-	}
-	for _, c := range p.plan.CascadeConflicts() {
-		problems = append(problems, fmt.Sprintf("deleting %q would also delete %q, which the manifests want", c.Delete, c.Wanted))
-		hint = "give the wanted customer another parent, or list its parent in the manifests"
-	}
-	if len(problems) == 0 {
-		return nil
-	}
-	for _, msg := range problems {
-		printf(p.o.Stderr, "groupsync: %s\n", msg)
-	}
-	return fmt.Errorf("the plan was refused; nothing was sent\ngroupsync: hint: %s", hint)
-}
-
-// newApplier returns the applier of this run: the client of --api, the
-// limiter of --rate, the retry policy and the stall timeout.
-func (p *pipeline) newApplier(record func(*reconcile.Applied) error) *reconcile.Applier {
-	if p.applier != nil {
-		p.applier.Record = record
-		return p.applier
-	}
-	c := explo.New(p.cfg.APIURL, p.token, p.cfg.Timeout, p.cfg.Concurrency)
-	var api reconcile.API = c.UserGroups()
-	if p.cfg.API == APICustomer {
-		api = c.Customers()
-	}
-	policy := reconcile.DefaultRetryPolicy()
-	policy.MaxAttempts = p.cfg.MaxAttempts
-	clock := p.o.clock()
-	p.applier = &reconcile.Applier{
-		API:          &countingAPI{API: api},
-		Limiter:      reconcile.NewLimiter(p.cfg.Rate.Quota, p.cfg.Rate.Window, clock),
-		Concurrency:  p.cfg.Concurrency,
-		Retry:        policy,
-		Grace:        graceOnInterrupt,
-		StallTimeout: p.cfg.StallTimeout,
-		Record:       record,
-		Clock:        clock,
-	}
-	return p.applier
 }
 
 // graceOnInterrupt is how long calls in flight may finish after a signal.

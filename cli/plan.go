@@ -29,13 +29,14 @@ func runPlan(ctx context.Context, args []string, o IO) error {
 	if err := cfg.checkConnection(); err != nil {
 		return err
 	}
-	p, err := prepare(ctx, &cfg, o, stage{})
+	p, err := prepare(ctx, cfg, o, stage{})
 	if err != nil {
 		return err
 	}
 	defer p.close()
 	if cfg.Out != "" {
-		saved := &state.SavedPlan{APIURL: cfg.APIURL, Serial: p.st.Serial, Groups: p.groups, API: cfg.API, Refresh: cfg.Refresh, Prune: cfg.Prune, Only: cfg.Only}
+		saved := &state.SavedPlan{APIURL: cfg.APIURL, Serial: p.st.Serial, Groups: p.groups, API: cfg.API, Refresh: cfg.Refresh, Prune: cfg.Prune,
+			PruneAdopted: cfg.PruneAdopted, Only: cfg.Only, Lines: p.plan.Lines()}
 		if err := state.WritePlan(cfg.Out, saved); err != nil {
 			return fmt.Errorf("save the plan: %w", err)
 		}

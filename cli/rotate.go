@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"groupsync/reconcile"
 )
@@ -10,8 +11,9 @@ import (
 const rotateHelp = `Usage: groupsync rotate --only ID,... [flags]
 
 Gives these customers new tokens (Customer API, refresh_customer_token),
-and records them in the state and the report. The old tokens stop
-working at once: the embedding application needs the new ones.
+and records them in the state and the report, which lists every customer
+of the state with its current token. The old tokens stop working at once:
+the embedding application needs the new ones.
 `
 
 func runRotate(ctx context.Context, args []string, o IO) error {
@@ -20,25 +22,25 @@ func runRotate(ctx context.Context, args []string, o IO) error {
 	fs := newFlagSet("rotate", rotateHelp, o.Stderr)
 	cfg.connectionFlags(fs)
 	cfg.callFlags(fs)
+	fs.Var(&flagValue{text: cfg.API, set: cfg.setAPI}, "api", "the Explo `API`: rotation needs customer, the default here")
 	fs.Var(&flagValue{set: cfg.setOnly}, "only", "the customer `IDS` to rotate (comma-separated; required)")
 	fs.BoolVar(&cfg.AutoApprove, "auto-approve", false, "do not ask before rotating, even in a terminal")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if len(cfg.Only) == 0 {
-		return errors.New("rotate needs --only ID,...: name the customers whose tokens to rotate")
-	}
-	if samePath(cfg.Report, cfg.State) {
-		return errors.New("--report and --state are the same file: the report would overwrite the state")
-	}
-	if err := checkDir(cfg.Report, "--report"); err != nil {
+	if err := cfg.checkRotate(); err != nil {
 		return err
 	}
-	if err := cfg.checkConnection(); err != nil {
-		return err
+	p := &pipeline{cfg: cfg, o: o}
+	steps := []func() error{
+		func() error { return p.readToken(true) },
+		func() error { return p.openState(true) },
+		p.checkBinding,
+		p.checkState,
+		p.connect,
+		func() error { return p.resolve(ctx, true) },
 	}
-	p := &pipeline{cfg: &cfg, o: o}
-	for _, step := range []func() error{func() error { return p.readToken(true) }, func() error { return p.openState(true) }, p.checkBinding} {
+	for _, step := range steps {
 		if err := step(); err != nil {
 			p.close()
 			return err
@@ -50,5 +52,23 @@ func runRotate(ctx context.Context, args []string, o IO) error {
 		return err
 	}
 	p.plan = plan
-	return (&applyRun{p: p, cfg: &cfg, o: o}).run(ctx)
+	run := &applyRun{p: p, cfg: cfg, o: o,
+		warn: "The old tokens stop working at once: the application that embeds these customers' dashboards needs the new ones (in the report and the state)."}
+	return run.run(ctx)
+}
+
+// checkRotate checks rotate's flags, before any I/O.
+func (c *Config) checkRotate() error {
+	switch {
+	case c.API != APICustomer:
+		return errors.New("rotate needs --api customer: the End User Group API groupsync drives cannot rotate tokens")
+	case len(c.Only) == 0:
+		return errors.New("rotate needs --only ID,...: name the customers whose tokens to rotate")
+	case samePath(c.Report, c.State):
+		return fmt.Errorf("--report and --state are the same file (%s): the report would overwrite the state", c.Report)
+	}
+	if err := checkDir(c.Report, "--report"); err != nil {
+		return err
+	}
+	return c.checkConnection()
 }

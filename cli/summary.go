@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"iter"
-	"sync/atomic"
 	"time"
 
 	"groupsync/reconcile"
@@ -89,52 +86,4 @@ func (t *tally) print(w io.Writer, calls int, took time.Duration, reportPath str
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(out)
-}
-
-var errUnsupported = errors.New("the End User Group API cannot do this: use --api customer")
-
-// countingAPI counts the calls a run makes, for the summary. It offers
-// what the API it wraps offers.
-type countingAPI struct {
-	reconcile.API
-	n atomic.Int64
-}
-
-func (c *countingAPI) count() int { return int(c.n.Load()) }
-
-func (c *countingAPI) CreateGroup(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
-	c.n.Add(1)
-	return c.API.CreateGroup(ctx, g)
-}
-
-func (c *countingAPI) UpdateGroup(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
-	c.n.Add(1)
-	return c.API.UpdateGroup(ctx, g)
-}
-
-func (c *countingAPI) ListGroups(ctx context.Context, q reconcile.ListQuery) (reconcile.ListPage, error) {
-	l, ok := c.API.(reconcile.Lister)
-	if !ok {
-		return reconcile.ListPage{}, errUnsupported
-	}
-	c.n.Add(1)
-	return l.ListGroups(ctx, q)
-}
-
-func (c *countingAPI) DeleteGroup(ctx context.Context, id, token string) (reconcile.Remote, error) {
-	d, ok := c.API.(reconcile.Deleter)
-	if !ok {
-		return reconcile.Remote{}, errUnsupported
-	}
-	c.n.Add(1)
-	return d.DeleteGroup(ctx, id, token)
-}
-
-func (c *countingAPI) RotateToken(ctx context.Context, id, token string) (reconcile.Remote, error) {
-	r, ok := c.API.(reconcile.Rotator)
-	if !ok {
-		return reconcile.Remote{}, errUnsupported
-	}
-	c.n.Add(1)
-	return r.RotateToken(ctx, id, token)
 }

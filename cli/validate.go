@@ -15,7 +15,7 @@ func runValidate(args []string, o IO) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	m, err := load(&cfg, o)
+	m, err := load(cfg, o)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"groupsync/internal/textsafe"
@@ -30,7 +31,12 @@ type Client struct {
 	baseURL string
 	token   string
 	http    *http.Client
+	// calls counts the requests sent, for the run's summary.
+	calls atomic.Int64
 }
+
+// Calls returns how many requests the client has sent.
+func (c *Client) Calls() int { return int(c.calls.Load()) }
 
 // New returns a client of the API at baseURL, authenticated with the API
 // token. timeout bounds one request; conns is the number of connections
@@ -88,6 +94,7 @@ func (c *Client) do(ctx context.Context, req request, out interface{ ok() bool }
 	}
 	hr.Header.Set("Accept", "application/json")
 	hr.Header.Set("Explo-Authorization", "Token "+c.token)
+	c.calls.Add(1)
 	resp, err := c.http.Do(hr)
 	if err != nil {
 		return 0, c.transportError(req.id, err)
@@ -116,7 +123,12 @@ func (c *Client) decode(req request, resp *http.Response, data []byte, out inter
 		return e
 	}
 	if !isJSON || json.Unmarshal(data, out) != nil {
-		return &Error{Status: status, GroupID: req.id, Kind: reconcile.ErrNotAPI, Message: notDocumented(len(data))}
+		// The service may have acted on the call: the outcome is
+		// unknown until the group is read back.
+		return &Error{Status: status, GroupID: req.id, Kind: reconcile.ErrUnreadable, Message: notDocumented(len(data))}
+	}
+	if s, ok := out.(interface{ setSize(int) }); ok {
+		s.setSize(len(data))
 	}
 	if !out.ok() {
 		msg := describe(status, data, secrets)

@@ -33,6 +33,8 @@ var (
 	_ reconcile.Lister  = (*Customers)(nil)
 	_ reconcile.Deleter = (*Customers)(nil)
 	_ reconcile.Rotator = (*Customers)(nil)
+	_ reconcile.Getter  = (*Customers)(nil)
+	_ reconcile.Renamer = (*Customers)(nil)
 )
 
 // Customers returns the Customer API of c.
@@ -43,8 +45,26 @@ func (c *Client) Customers() *Customers { return &Customers{c: c} }
 // level or parent is not sent: the service then keeps the root level, or no
 // parent.
 func NewCustomerBody(g *reconcile.Group) json.RawMessage {
-	m := []fieldjson.Member{{Key: "provided_id", Raw: canonjson.Quote(g.ID)}, {Key: "name", Raw: canonjson.Quote(g.Name)}}
+	return customerBody(g.ID, g, false)
+}
+
+// customerBody is the body of a create, or of an update of the customer at
+// id (which a rename moves to g.ID). An update clears a parent that g
+// manages as empty: the customer then has none.
+func customerBody(id string, g *reconcile.Group, update bool) json.RawMessage {
+	m := []fieldjson.Member{{Key: "provided_id", Raw: canonjson.Quote(id)}}
+	if id != g.ID {
+		m = append(m, fieldjson.Member{Key: "new_provided_id", Raw: canonjson.Quote(g.ID)})
+	}
+	m = append(m, fieldjson.Member{Key: "name", Raw: canonjson.Quote(g.Name)})
 	m = append(m, fieldjson.Members(g, ^reconcile.Fields(0), true)...)
+	if update {
+		for _, f := range reconcile.Table {
+			if f.Ref && g.Managed.Has(f.Bit) && f.Text(g) == "" {
+				m = append(m, fieldjson.Member{Key: f.Name, Raw: "null"})
+			}
+		}
+	}
 	return json.RawMessage(fieldjson.Object(m))
 }
 
@@ -89,7 +109,14 @@ func (cs *Customers) CreateGroup(ctx context.Context, g *reconcile.Group) (recon
 
 // UpdateGroup calls update_customer with the managed fields.
 func (cs *Customers) UpdateGroup(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
-	return cs.customer(ctx, request{method: http.MethodPost, path: PathUpdateCustomer, body: NewCustomerBody(g), id: g.ID})
+	return cs.customer(ctx, request{method: http.MethodPost, path: PathUpdateCustomer, body: customerBody(g.ID, g, true), id: g.ID})
+}
+
+// RenameGroup calls update_customer with new_provided_id: the customer at
+// from gets g's id (keeping its token; its children follow) and g's
+// managed fields.
+func (cs *Customers) RenameGroup(ctx context.Context, from string, g *reconcile.Group) (reconcile.Remote, error) {
+	return cs.customer(ctx, request{method: http.MethodPost, path: PathUpdateCustomer, body: customerBody(from, g, true), id: g.ID})
 }
 
 // RotateToken calls refresh_customer_token.
@@ -131,7 +158,13 @@ func (cs *Customers) customer(ctx context.Context, req request) (reconcile.Remot
 		return reconcile.Remote{}, &Error{Status: code, GroupID: req.id, Message: "the answer has no customer"}
 	}
 	c := r.Customer
-	return reconcile.Remote{ID: c.ProvidedID, New: r.NewCustomer, Token: c.Token, EnvTag: c.AccessGroup, Code: code}, nil
+	rem := reconcile.Remote{ID: c.ProvidedID, New: r.NewCustomer, Token: c.Token, EnvTag: c.AccessGroup, Code: code}
+	// What the answer shows of the customer's fields; an answer that does
+	// not read as a customer shows nothing.
+	if found, err := applied(c); err == nil {
+		rem.Found = found
+	}
+	return rem, nil
 }
 
 // listResponse accepts both documented shapes of the list: total_count
@@ -142,9 +175,12 @@ type listResponse struct {
 	Count      *int            `json:"count"`
 	Next       *string         `json:"next"`
 	Results    json.RawMessage `json:"results"`
+	size       int
 }
 
 func (r *listResponse) ok() bool { return r.Success == nil || bool(*r.Success) }
+
+func (r *listResponse) setSize(n int) { r.size = n }
 
 func (r *listResponse) customers() ([]Customer, error) {
 	var list []Customer
@@ -171,7 +207,7 @@ func (cs *Customers) ListGroups(ctx context.Context, q reconcile.ListQuery) (rec
 	}
 	var r listResponse
 	code, err := cs.c.do(ctx, request{method: http.MethodGet, path: PathListCustomers, query: v}, &r)
-	page := reconcile.ListPage{Code: code}
+	page := reconcile.ListPage{Code: code, Bytes: r.size}
 	if err != nil {
 		return page, err
 	}

@@ -28,6 +28,8 @@ const (
 	// properties.<key>).
 	colFieldKey
 	colBlank // an unnamed column, as spreadsheets leave after the last one
+	// colPrevious is previous_provided_id: the id a group had before.
+	colPrevious
 )
 
 type column struct {
@@ -268,6 +270,10 @@ func newRowParser(header []string, opts Options) (*rowParser, Errors) {
 			p.cols[i].name = fmt.Sprintf("column %d", i+1)
 			continue
 		}
+		if c.kind == colPrevious && !opts.Customer {
+			headerErr(c.name, "%v", customerOnly("column "+c.name))
+			continue
+		}
 		if c.field != nil && c.field.Customer && !opts.Customer {
 			headerErr(c.name, "%v", customerOnly("column "+c.name))
 			continue
@@ -327,6 +333,9 @@ func knownColumns(opts Options) string {
 			flat = append(flat, f.Name+".<"+f.Key+">")
 		}
 	}
+	if opts.Customer {
+		customer = append(customer, previousKey)
+	}
 	out := append(append(common, flat...), customer...)
 	return strings.Join(out, ", ")
 }
@@ -340,6 +349,8 @@ func classify(h string) column {
 		return column{kind: colID, name: "user_group_id"}
 	case lower == "name":
 		return column{kind: colName, name: "name"}
+	case lower == previousKey:
+		return column{kind: colPrevious, name: previousKey}
 	}
 	if f := reconcile.FieldNamed(lower); f != nil {
 		return column{kind: colField, name: f.Name, field: f}
@@ -421,6 +432,8 @@ func (p *rowParser) cell(g *reconcile.Group, c column, cell string, flat []recon
 		g.Name = cell
 	case colField:
 		return fieldCell(g, c.field, cell)
+	case colPrevious:
+		return previousCell(g, strings.TrimSpace(cell))
 	case colFieldKey:
 		v := strings.TrimSpace(cell)
 		if v == "" {

@@ -114,13 +114,110 @@ func Load(paths []string, opts Options) (*Manifest, error) {
 			m.Groups = append(m.Groups, groups...)
 		}
 	}
-	if opts.Customer {
-		errs = append(errs, hierarchy(m.Groups)...)
+	for i := range m.Groups {
+		m.Groups[i].ID = reconcile.NormalID(m.Groups[i].ID)
 	}
+	errs = append(errs, across(m.Groups, opts)...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return m, nil
+}
+
+// across checks what only all the groups together show: a cycle of
+// parents, a parent at its child's level, and renames from an id that is
+// wanted too or that two groups claim.
+func across(groups []reconcile.Group, opts Options) Errors {
+	if !opts.Customer {
+		return nil
+	}
+	errs := hierarchy(groups)
+	ids := make(map[string]*reconcile.Group, len(groups))
+	for i := range groups {
+		ids[reconcile.NormalID(groups[i].ID)] = &groups[i]
+	}
+	from := map[string]*reconcile.Group{}
+	for i := range groups {
+		g := &groups[i]
+		p := g.Previous
+		if p == "" || p == reconcile.NormalID(g.ID) {
+			continue
+		}
+		fail := func(format string, args ...any) {
+			errs = append(errs, &ParseError{File: g.Source.File, Line: g.Source.Line, Field: previousKey, Err: fmt.Errorf(format, args...)})
+		}
+		switch {
+		case ids[p] != nil:
+			fail("%q is also a group of the manifests (%s): a rename must come from an id no manifest lists", p, ids[p].Source)
+		case from[p] != nil:
+			fail("%q is renamed by %s too: one id can become only one customer", p, from[p].Source)
+		default:
+			from[p] = g
+		}
+	}
+	return errs
+}
+
+// Check validates groups that did not come from a manifest file (a saved
+// plan) with the same rules a load applies, each problem at the group's
+// Source. Normalised ids are the form compared.
+func Check(groups []reconcile.Group, opts Options) Errors {
+	var errs Errors
+	for i := range groups {
+		errs = append(errs, checkGroup(&groups[i], opts)...)
+	}
+	d := dedup{seen: map[string]int{}}
+	kept, derrs := d.drop(nil, slices.Clone(groups))
+	errs = append(errs, derrs...)
+	errs = append(errs, across(kept, opts)...)
+	return errs
+}
+
+// checkGroup applies the cell checks of a load to one group.
+func checkGroup(g *reconcile.Group, opts Options) Errors {
+	var errs Errors
+	fail := func(field string, err error) {
+		errs = append(errs, &ParseError{File: g.Source.File, Line: g.Source.Line, Field: field, Err: err})
+	}
+	if err := checkID(g.ID); err != nil {
+		fail("user_group_id", err)
+	}
+	if err := checkName(g.Name); err != nil {
+		fail("name", err)
+	}
+	if g.Previous != "" {
+		if err := checkID(g.Previous); err != nil {
+			fail(previousKey, err)
+		}
+	}
+	for _, f := range reconcile.Table {
+		if !g.Managed.Has(f.Bit) {
+			continue
+		}
+		if f.Customer && !opts.Customer {
+			fail(f.Name, customerOnly(f.Name))
+			continue
+		}
+		switch f.Type {
+		case reconcile.TypeIDs:
+			for _, kv := range f.Pairs(g) {
+				if err := mappingText(kv.Key, kv.Value); err != nil {
+					fail(f.Name, err)
+				}
+			}
+		case reconcile.TypeSet:
+			for _, v := range f.List(g) {
+				if err := checkText(v); err != nil {
+					fail(f.Name, err)
+				}
+			}
+		case reconcile.TypeName:
+			if _, err := nameValue(f, f.Text(g)); err != nil {
+				fail(f.Name, err)
+			}
+		}
+	}
+	return errs
 }
 
 // dedup finds ids given twice, also when they differ only in their

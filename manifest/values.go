@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"groupsync/internal/canonjson"
 	"groupsync/internal/flatjson"
@@ -57,7 +58,30 @@ func checkID(id string) error {
 	if err := checkText(id); err != nil {
 		return err
 	}
+	if r, bad := invisible(id); bad {
+		return fmt.Errorf("%+q holds the invisible character U+%04X, which would make it another id that looks the same", id, r)
+	}
 	return checkScientific(id)
+}
+
+// invisible finds a code point that shows as nothing, or as a plain space:
+// Unicode's format characters (category Cf: U+200B, U+FEFF, U+2060,
+// U+00AD, U+200D, …), the Hangul and other fillers, variation selectors,
+// and spaces other than U+0020. In an id, each makes a second customer
+// that prints like the first.
+func invisible(s string) (rune, bool) {
+	for _, r := range s {
+		if r < 0x80 {
+			continue
+		}
+		switch {
+		case unicode.In(r, unicode.Cf, unicode.Zs, unicode.Zl, unicode.Zp, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point):
+			return r, true
+		case r == 0x115F || r == 0x1160 || r == 0x3164 || r == 0xFFA0 || r == 0x2800 || r == 0x034F:
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 // checkName refuses a missing name, and control characters.
@@ -233,9 +257,36 @@ func nameValue(f *reconcile.Field, v string) (string, error) {
 		return "", err
 	}
 	if f.Ref && v != "" {
-		if err := checkScientific(v); err != nil {
+		if err := checkRef(v); err != nil {
 			return "", err
 		}
+		v = reconcile.NormalID(v)
 	}
 	return v, nil
+}
+
+// checkRef checks an id that names another group: a parent, or the id a
+// group had before.
+func checkRef(v string) error {
+	if r, bad := invisible(v); bad {
+		return fmt.Errorf("%+q holds the invisible character U+%04X", v, r)
+	}
+	return checkScientific(v)
+}
+
+// previousKey names the id a group had before: a rename that keeps its
+// token (Customer API).
+const previousKey = "previous_provided_id"
+
+// previousCell reads the id g had before; empty is none.
+func previousCell(g *reconcile.Group, v string) error {
+	if v == "" {
+		g.Previous = ""
+		return nil
+	}
+	if err := checkID(v); err != nil {
+		return err
+	}
+	g.Previous = reconcile.NormalID(v)
+	return nil
 }

@@ -194,7 +194,11 @@ func withDefaults(g, d *reconcile.Group) {
 }
 
 func (y *yamlParser) knownKeys() string {
-	return "user_group_id, name, " + fieldNames(y.opts)
+	keys := "user_group_id, name, " + fieldNames(y.opts)
+	if y.opts.Customer {
+		keys += ", " + previousKey
+	}
+	return keys
 }
 
 // group reads one group (or the defaults, which have no id or name).
@@ -221,6 +225,12 @@ func (y *yamlParser) group(n *yaml.Node, isDefaults bool) *reconcile.Group {
 			idNode = v
 		case key == "name" && !isDefaults:
 			nameNode = v
+		case key == previousKey && !isDefaults && !y.opts.Customer:
+			y.fail(k, key, "%v", customerOnly(key))
+		case key == previousKey && !isDefaults:
+			if err := previousCell(g, y.name(&reconcile.Field{Name: previousKey}, v)); err != nil {
+				y.fail(v, key, "%v", err)
+			}
 		case f != nil && f.Customer && !y.opts.Customer:
 			y.fail(k, key, "%v", customerOnly(key))
 		case f != nil:

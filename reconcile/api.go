@@ -17,15 +17,36 @@ type API interface {
 	UpdateGroup(ctx context.Context, g *Group) (Remote, error)
 }
 
-// Deleter is an [API] that can delete a group, and with it every group
-// below it in the hierarchy.
+// Deleter is an [API] that can delete a group. Depending on the service's
+// revision, a delete takes every group below it along, or is refused
+// ([ErrHasChildren]) while the group has children: groupsync relies on
+// neither.
 type Deleter interface {
 	DeleteGroup(ctx context.Context, id, token string) (Remote, error)
 }
 
-// Rotator is an [API] that can give a group a new token.
+// Rotator is an [API] that can give a group a new token. The call kills
+// the token it sends, so it is never repeated blindly.
 type Rotator interface {
 	RotateToken(ctx context.Context, id, token string) (Remote, error)
+}
+
+// Getter is an [API] that can read one group by its id, with its current
+// token: how groupsync learns the outcome of a call whose answer it lost.
+// It returns an error wrapping ErrNotFound when there is no such group.
+type Getter interface {
+	GetGroup(ctx context.Context, id string) (*Applied, error)
+}
+
+// Renamer is an [API] that can give a group a new id, keeping its token;
+// its children follow it. It sends g's managed fields too.
+type Renamer interface {
+	RenameGroup(ctx context.Context, from string, g *Group) (Remote, error)
+}
+
+// TagLister is an [API] that can list the group tags that exist.
+type TagLister interface {
+	ListTags(ctx context.Context) ([]string, error)
 }
 
 // Lister is an [API] that can read what the service holds, a page at a
@@ -42,12 +63,15 @@ type ListQuery struct {
 }
 
 // ListPage is one page of a list. A group's Managed names the fields the
-// service reports; its Token is set.
+// service reports; its Token is set, and its EnvTag is the service's data
+// visibility group.
 type ListPage struct {
 	Groups []Applied
 	// More is set when another page follows.
 	More bool
 	Code int
+	// Bytes is the size of the answer, which a listing's budget bounds.
+	Bytes int
 }
 
 // Remote is what the service answered about a group.
@@ -62,6 +86,10 @@ type Remote struct {
 	// Code is the service's status code of the answer, for the report.
 	// reconcile passes it on without reading it.
 	Code int
+	// Found, when set, is every field the answer shows, as a list entry
+	// would be: a create that found the group existing needs no update
+	// when it already matches.
+	Found *Applied
 }
 
 // Errors an [API] wraps (by errors.Is) so that apply can decide what to do
@@ -78,8 +106,16 @@ var (
 	// ErrUnauthorized marks a 401 or 403: the API token is wrong for every
 	// group, so the run stops.
 	ErrUnauthorized = errors.New("unauthorized")
-	// ErrNotFound marks an update of a group that does not exist.
+	// ErrNotFound marks a call about a group that does not exist (or, for
+	// a delete or a rotation, a token the service does not know).
 	ErrNotFound = errors.New("not found")
+	// ErrHasChildren marks a delete the service refused because the group
+	// has children.
+	ErrHasChildren = errors.New("the customer has children")
+	// ErrUnreadable marks a success answer whose body could not be read:
+	// the service may have acted on the call, and the outcome is unknown
+	// until the group is read back.
+	ErrUnreadable = errors.New("unreadable answer")
 	// ErrUnreachable marks a failure to connect at all: a refused
 	// connection, an unknown host, a TLS failure.
 	ErrUnreachable = errors.New("unreachable")

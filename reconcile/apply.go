@@ -40,6 +40,9 @@ type Result struct {
 	// Code is the service's status code of the last answer; 0 when none.
 	Code int
 	Err  error
+	// Unknown is set when the group failed after a call the service may
+	// have acted on: its outcome is learnt by the next run.
+	Unknown bool
 }
 
 // Applier drives an [API] through a plan. Its fields are set once before
@@ -56,12 +59,14 @@ type Applier struct {
 	// StallTimeout stops the run when no call succeeded for that long; 0
 	// never does.
 	StallTimeout time.Duration
-	// Record persists one group as soon as its answer arrives, so that a
-	// token is never held only in memory; Forget persists a deletion.
-	// Calls are serialised. An error stops the run: what cannot be
-	// recorded must not be created.
-	Record func(*Applied) error
-	Forget func(id string) error
+	// Journal persists every answer as it arrives, so that a token is
+	// never held only in memory; nil persists nothing.
+	Journal Journal
+	// Gate, when set, is shared with the other runs of one command, so
+	// that only the first call of the first run goes alone.
+	Gate *Gate
+	// ListLimits bound each listing; zero is [DefaultListLimits] of 0.
+	ListLimits ListLimits
 	// Done, when set, is told of each group as it finishes. Calls are
 	// serialised.
 	Done func(*Result)
@@ -87,8 +92,9 @@ func (p *Plan) Work() []*Change {
 
 // Apply makes the changes of p and records each in st as its answer
 // arrives. It returns one result per change of p.Work(), in that order.
-// Parents are created before their children and deleted after them;
-// independent groups go concurrently.
+// Parents are created before their children; deletes come after every
+// other change, children first, and a delete whose guards did not succeed
+// is not attempted. Independent groups go concurrently.
 //
 // When ctx is done, Apply starts nothing new, lets calls in flight finish
 // for Grace, and marks the groups it never started as skipped. It returns a
@@ -98,6 +104,11 @@ func (p *Plan) Work() []*Change {
 func (a *Applier) Apply(ctx context.Context, p *Plan, st *State) ([]Result, error) {
 	r, finish := a.start(ctx, st)
 	defer finish()
+	for _, m := range p.Moved {
+		if err := r.move(nil, m.From, m.To); err != nil {
+			return nil, err
+		}
+	}
 	for _, fixed := range p.Corrected {
 		if err := r.record(nil, fixed); err != nil {
 			return nil, err
@@ -105,108 +116,134 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, st *State) ([]Result, erro
 	}
 	work := p.Work()
 	results := make([]Result, len(work))
-	order, deps := schedule(work)
+	var changes, deletes []int
+	for i, c := range work {
+		if c.Action == ActionDelete {
+			deletes = append(deletes, i)
+		} else {
+			changes = append(changes, i)
+		}
+	}
+	r.phase(work, changes, results)
+	r.phase(work, deletes, results)
+	return results, r.cause(ctx)
+}
+
+// phase runs the changes idx of work, each after those it depends on, and
+// writes their results.
+func (r *run) phase(work []*Change, idx []int, results []Result) {
+	if len(idx) == 0 {
+		return
+	}
+	deps := schedule(work, idx)
 	var done []chan struct{}
 	if deps != nil {
 		done = make([]chan struct{}, len(work))
-		for i := range done {
+		for _, i := range idx {
 			done[i] = make(chan struct{})
+		}
+	}
+	var byID map[string]int
+	for _, i := range idx {
+		if len(work[i].Guards) > 0 && byID == nil {
+			byID = make(map[string]int, len(work))
+			for j, c := range work {
+				byID[c.ID] = j
+			}
 		}
 	}
 	var g errgroup.Group
 	// More groups than slots are in progress, so that the slot of a group
 	// in backoff goes to another group's call.
-	g.SetLimit(groupsPerSlot * max(a.Concurrency, 1))
-	for k := range len(work) {
-		i := k
-		if order != nil {
-			i = order[k]
-		}
+	g.SetLimit(groupsPerSlot * max(r.Concurrency, 1))
+	for _, i := range order(idx, deps) {
 		g.Go(func() error {
-			if done == nil {
-				results[i] = r.one(work[i])
-			} else {
+			if done != nil {
 				defer close(done[i])
-				results[i] = r.after(work[i], deps[i], done, results)
 			}
-			if a.Done != nil {
+			results[i] = r.after(work[i], deps[i], done, results, byID)
+			if r.Done != nil {
 				r.doneMu.Lock()
-				a.Done(&results[i])
+				r.Done(&results[i])
 				r.doneMu.Unlock()
 			}
 			return nil
 		})
 	}
 	g.Wait()
-	return results, r.cause(ctx)
 }
 
 // groupsPerSlot is how many groups may be in progress per call slot.
 const groupsPerSlot = 4
 
-// schedule orders the work so that every change comes after those it
-// depends on: a group after its parent's create or update, a parent's
-// delete after its children's. deps lists, per change, the changes it
-// waits for. Both are nil when nothing depends on anything (no hierarchy),
-// which keeps the first run of a million groups from paying for an order
-// it does not need.
-func schedule(work []*Change) (order []int, deps [][]int) {
+// schedule lists, per change of idx, the changes of idx it waits for: a
+// group its parent's create, update or rename; a delete the deletes of the
+// groups below it. It returns nil when nothing waits for anything (no
+// hierarchy), which keeps the first run of a million groups from paying
+// for an order it does not need.
+func schedule(work []*Change, idx []int) map[int][]int {
 	hierarchy := false
-	for _, c := range work {
-		if (c.Desired != nil && c.Desired.ParentID() != "") || (c.Action == ActionDelete && c.Current.ParentID() != "") {
+	for _, i := range idx {
+		if c := work[i]; (c.Desired != nil && c.Desired.ParentID() != "") || c.Parent != "" {
 			hierarchy = true
 			break
 		}
 	}
 	if !hierarchy {
-		return nil, nil
+		return nil
 	}
-	byID := make(map[string]int, len(work))
-	for i, c := range work {
-		byID[c.ID] = i
+	byID := make(map[string]int, len(idx))
+	for _, i := range idx {
+		byID[work[i].ID] = i
 	}
-	deps = make([][]int, len(work))
-	for i, c := range work {
+	deps := map[int][]int{}
+	for _, i := range idx {
+		c := work[i]
 		if c.Action == ActionDelete {
-			if p, ok := byID[c.Current.ParentID()]; ok && work[p].Action == ActionDelete {
+			if p, ok := byID[c.Parent]; ok {
 				deps[p] = append(deps[p], i)
 			}
 			continue
 		}
 		if c.Desired != nil {
-			if p, ok := byID[c.Desired.ParentID()]; ok && work[p].Action != ActionDelete {
+			if p, ok := byID[c.Desired.ParentID()]; ok {
 				deps[i] = append(deps[i], p)
 			}
 		}
 	}
-	depth := make([]int, len(work))
-	for i := range work {
-		depthOf(i, deps, depth, 0)
-	}
-	order = make([]int, len(work))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return depth[a] - depth[b] })
-	return order, deps
+	return deps
 }
 
-// depthOf is 1 + the depth of the deepest dependency; a cycle (which
-// validation refuses) stops counting.
-func depthOf(i int, deps [][]int, depth []int, seen int) int {
-	if depth[i] > 0 || seen > len(deps) {
-		return depth[i]
+// order returns idx sorted so that every change comes after those it
+// depends on; a cycle (which validation refuses) stops counting.
+func order(idx []int, deps map[int][]int) []int {
+	if deps == nil {
+		return idx
 	}
-	d := 1
-	for _, j := range deps[i] {
-		d = max(d, 1+depthOf(j, deps, depth, seen+1))
+	depth := map[int]int{}
+	var depthOf func(i, seen int) int
+	depthOf = func(i, seen int) int {
+		if d := depth[i]; d > 0 || seen > len(idx) {
+			return d
+		}
+		d := 1
+		for _, j := range deps[i] {
+			d = max(d, 1+depthOf(j, seen+1))
+		}
+		depth[i] = d
+		return d
 	}
-	depth[i] = d
-	return d
+	out := slices.Clone(idx)
+	for _, i := range out {
+		depthOf(i, 0)
+	}
+	slices.SortStableFunc(out, func(a, b int) int { return depth[a] - depth[b] })
+	return out
 }
 
-// after runs c once the changes it depends on are done.
-func (r *run) after(c *Change, deps []int, done []chan struct{}, results []Result) Result {
+// after runs c once the changes it depends on are done, and its guards
+// succeeded.
+func (r *run) after(c *Change, deps []int, done []chan struct{}, results []Result, byID map[string]int) Result {
 	for _, j := range deps {
 		select {
 		case <-done[j]:
@@ -214,13 +251,21 @@ func (r *run) after(c *Change, deps []int, done []chan struct{}, results []Resul
 			return r.skipped(c)
 		}
 		if dep := &results[j]; dep.Status != StatusOK {
-			res := r.newResult(c)
-			res.Status = StatusFailed
-			res.Err = fmt.Errorf("not attempted: %s of %q did not succeed", dep.Action, dep.ID)
-			return res
+			return r.notAttempted(c, fmt.Errorf("not attempted: %s of %q did not succeed", dep.Action, dep.ID))
+		}
+	}
+	for _, id := range c.Guards {
+		if j, ok := byID[id]; ok && results[j].Status != StatusOK {
+			return r.notAttempted(c, fmt.Errorf("not attempted: %q, below it now, did not move away (its %s did not succeed)", id, results[j].Action))
 		}
 	}
 	return r.one(c)
+}
+
+func (r *run) notAttempted(c *Change, err error) Result {
+	res := r.newResult(c)
+	res.Status, res.Err = StatusFailed, err
+	return res
 }
 
 func (r *run) newResult(c *Change) Result {
@@ -253,6 +298,8 @@ func (r *run) one(c *Change) Result {
 		err = r.adopt(&res, c)
 	case ActionUpdate:
 		err = r.update(&res, c.Desired)
+	case ActionRename:
+		err = r.rename(&res, c)
 	case ActionDelete:
 		err = r.delete(&res, c)
 	case ActionRotate:
@@ -266,91 +313,4 @@ func (r *run) one(c *Change) Result {
 		res.Status = StatusFailed
 	}
 	return res
-}
-
-// create gets or creates g. When the group already existed, create changed
-// nothing: its token is recorded at once, then an update corrects it.
-func (r *run) create(res *Result, g *Group) error {
-	rem, err := r.call(res, func(ctx context.Context) (Remote, error) { return r.API.CreateGroup(ctx, g) }, func(rem Remote) error {
-		if err := r.check(g.ID, rem); err != nil {
-			return err
-		}
-		res.New = &rem.New
-		now := r.clock.Now()
-		if rem.New {
-			return r.record(res, Merge(nil, g, rem, now))
-		}
-		res.Action = ActionAdopt
-		return r.record(res, &Applied{Group: Group{ID: g.ID}, Token: rem.Token, EnvTag: rem.EnvTag, AppliedAt: now})
-	})
-	if err != nil || rem.New {
-		return err
-	}
-	return r.update(res, g)
-}
-
-// update sends g's managed fields. A group deleted on the service since it
-// was recorded (in Explo's UI, say) is created again, once.
-func (r *run) update(res *Result, g *Group) error {
-	_, err := r.call(res, func(ctx context.Context) (Remote, error) { return r.API.UpdateGroup(ctx, g) }, func(rem Remote) error {
-		if err := r.check(g.ID, rem); err != nil {
-			return err
-		}
-		return r.record(res, Merge(r.current(g.ID), g, rem, r.clock.Now()))
-	})
-	if errors.Is(err, ErrNotFound) && res.Action == ActionUpdate {
-		res.Action = ActionCreate
-		return r.create(res, g)
-	}
-	return err
-}
-
-// adopt takes over a group found in the service's list: its token is
-// recorded without a call, and an update follows only when it differs.
-func (r *run) adopt(res *Result, c *Change) error {
-	r.mu.Lock()
-	holder := r.holder(c.Current.Token)
-	r.mu.Unlock()
-	if holder != "" && holder != c.ID {
-		return fmt.Errorf("%w (%q): nothing of it was recorded", ErrTokenReused, holder)
-	}
-	found := *c.Current
-	found.AppliedAt = r.clock.Now()
-	if err := r.record(res, &found); err != nil || !c.Update {
-		return err
-	}
-	return r.update(res, c.Desired)
-}
-
-// delete deletes an owned group that no manifest lists.
-func (r *run) delete(res *Result, c *Change) error {
-	if c.Gone {
-		return r.forget(c.ID)
-	}
-	d, ok := r.API.(Deleter)
-	if !ok {
-		return errors.New("this API cannot delete")
-	}
-	_, err := r.call(res, func(ctx context.Context) (Remote, error) { return d.DeleteGroup(ctx, c.ID, c.Current.Token) },
-		func(Remote) error { return r.forget(c.ID) })
-	if errors.Is(err, ErrNotFound) {
-		return r.forget(c.ID)
-	}
-	return err
-}
-
-// rotate gives a group a new token.
-func (r *run) rotate(res *Result, c *Change) error {
-	rot, ok := r.API.(Rotator)
-	if !ok {
-		return errors.New("this API cannot rotate tokens")
-	}
-	_, err := r.call(res, func(ctx context.Context) (Remote, error) { return rot.RotateToken(ctx, c.ID, c.Current.Token) }, func(rem Remote) error {
-		if err := r.check(c.ID, rem); err != nil {
-			return err
-		}
-		cur := r.current(c.ID)
-		return r.record(res, Merge(cur, &cur.Group, rem, r.clock.Now()))
-	})
-	return err
 }

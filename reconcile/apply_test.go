@@ -39,6 +39,41 @@ func (f *fakeAPI) DeleteGroup(ctx context.Context, id, token string) (reconcile.
 	return f.del(ctx, id, token)
 }
 
+// recorder is a function-field fake of reconcile.Journal; nil fields
+// accept everything.
+type recorder struct {
+	record func(*reconcile.Applied) error
+	forget func(id string) error
+	intend func(*reconcile.Intent) error
+}
+
+var _ reconcile.Journal = (*recorder)(nil)
+
+func (r *recorder) Record(a *reconcile.Applied) error {
+	if r.record == nil {
+		return nil
+	}
+	return r.record(a)
+}
+
+func (r *recorder) Move(from string, a *reconcile.Applied) error { return r.Record(a) }
+
+func (r *recorder) Forget(id string) error {
+	if r.forget == nil {
+		return nil
+	}
+	return r.forget(id)
+}
+
+func (r *recorder) Intend(in *reconcile.Intent, sync bool) error {
+	if r.intend == nil {
+		return nil
+	}
+	return r.intend(in)
+}
+
+func (r *recorder) Settle(string) error { return nil }
+
 // apiErr is an error of a given kind, status and Retry-After.
 type apiErr struct {
 	kind       error
@@ -166,7 +201,13 @@ func TestApply_UnreachableAfterAnAnswerIsRetried(t *testing.T) {
 		if g.ID == "g000" {
 			return ok(ctx, g)
 		}
-		<-answered
+		select {
+		case <-answered:
+		default:
+			// Until an answer confirms the URL only one call goes: a
+			// call before g000's is told to come back.
+			return reconcile.Remote{}, &apiErr{kind: reconcile.ErrRateLimited, status: 429}
+		}
 		switch {
 		case g.ID == "g001" && g001.Add(1) == 1:
 			return reconcile.Remote{}, &apiErr{kind: reconcile.ErrUnreachable}
@@ -178,12 +219,12 @@ func TestApply_UnreachableAfterAnAnswerIsRetried(t *testing.T) {
 	a := applier(api)
 	a.Concurrency = 3
 	// The others go once g000's answer is in: recorded, so seen.
-	a.Record = func(x *reconcile.Applied) error {
+	a.Journal = &recorder{record: func(x *reconcile.Applied) error {
 		if x.ID == "g000" {
 			close(answered)
 		}
 		return nil
-	}
+	}}
 	res, err := apply(t, a, groups(3), reconcile.NewState())
 	if err != nil || res[0].Status != reconcile.StatusOK || res[1].Status != reconcile.StatusOK || res[1].Attempts != 2 || res[2].Status != reconcile.StatusFailed {
 		t.Fatalf("Apply() = %+v, %v", res, err)
@@ -287,10 +328,13 @@ func TestApply_StallTimeoutStopsA429Storm(t *testing.T) {
 }
 
 func TestApply_ConcurrencyIsBounded(t *testing.T) {
-	var inFlight, high atomic.Int32
+	var inFlight, high, calls atomic.Int32
 	release := make(chan struct{})
 	var once sync.Once
 	api := &fakeAPI{create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+		if calls.Add(1) == 1 {
+			return ok(ctx, g) // the first answer opens the gate to the others
+		}
 		n := inFlight.Add(1)
 		for {
 			h := high.Load()
@@ -329,7 +373,7 @@ func TestApply_AnswerRecordedBeforeTheSlotIsFree(t *testing.T) {
 	}}
 	a := applier(api)
 	a.Concurrency = 1
-	a.Record = func(*reconcile.Applied) error {
+	a.Journal = &recorder{record: func(*reconcile.Applied) error {
 		inRecord.Store(true)
 		select {
 		case recording <- struct{}{}:
@@ -338,7 +382,7 @@ func TestApply_AnswerRecordedBeforeTheSlotIsFree(t *testing.T) {
 		time.Sleep(time.Millisecond) // widen the window a late record would leave
 		inRecord.Store(false)
 		return nil
-	}
+	}}
 	if _, err := apply(t, a, groups(20), reconcile.NewState()); err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +402,7 @@ func TestApply_AdoptKeepsTokenWhenUpdateFails(t *testing.T) {
 		},
 	}
 	a := applier(api)
-	a.Record = func(x *reconcile.Applied) error { recorded = append(recorded, x); return nil }
+	a.Journal = &recorder{record: func(x *reconcile.Applied) error { recorded = append(recorded, x); return nil }}
 	st := reconcile.NewState()
 	res, _ := apply(t, a, groups(1), st)
 	if res[0].Action != reconcile.ActionAdopt || res[0].Status != reconcile.StatusFailed || res[0].Attempts != 2 || res[0].Token != "old-token" {
@@ -399,7 +443,7 @@ func TestApply_WrongAnswersRecordNothing(t *testing.T) {
 			var recorded []string
 			a := applier(api)
 			a.Concurrency = 1
-			a.Record = func(x *reconcile.Applied) error { recorded = append(recorded, x.ID+"="+x.Token); return nil }
+			a.Journal = &recorder{record: func(x *reconcile.Applied) error { recorded = append(recorded, x.ID+"="+x.Token); return nil }}
 			st := reconcile.NewState()
 			st.Groups["held"] = &reconcile.Applied{Group: reconcile.Group{ID: "held", Name: "H"}, Token: "tok-held"}
 			res, err := a.Apply(context.Background(), reconcile.Diff(append(groups(3), reconcile.Group{ID: "held", Name: "H"}), st, reconcile.Options{}), st)
@@ -454,7 +498,10 @@ func TestApply_InterruptFinishesInFlightAndSkipsTheRest(t *testing.T) {
 	release := make(chan struct{})
 	var started atomic.Int32
 	api := &fakeAPI{create: func(c context.Context, g *reconcile.Group) (reconcile.Remote, error) {
-		if started.Add(1) == 2 {
+		switch started.Add(1) {
+		case 1:
+			return ok(c, g) // the first answer opens the gate to the others
+		case 3:
 			cancel() // the signal arrives while two calls are in flight
 		}
 		<-release
@@ -475,8 +522,8 @@ func TestApply_InterruptFinishesInFlightAndSkipsTheRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if okN, skipped := count(res, reconcile.StatusOK), count(res, reconcile.StatusSkipped); okN != 2 || skipped != 8 || len(st.Groups) != 2 {
-		t.Errorf("ok %d, skipped %d, state %d; want 2, 8, 2", okN, skipped, len(st.Groups))
+	if okN, skipped := count(res, reconcile.StatusOK), count(res, reconcile.StatusSkipped); okN != 3 || skipped != 7 || len(st.Groups) != 3 {
+		t.Errorf("ok %d, skipped %d, state %d; want 3, 7, 3", okN, skipped, len(st.Groups))
 	}
 	if stopped.Load() != 2 {
 		t.Errorf("OnStop saw %d calls in flight, want 2", stopped.Load())
@@ -548,7 +595,7 @@ func TestApply_DeletesChildrenFirst(t *testing.T) {
 		if parent != "" {
 			g.Managed, g.Customer = reconcile.FieldParent, &reconcile.Customer{Parent: parent}
 		}
-		st.Groups[id] = &reconcile.Applied{Group: g, Token: "tok-" + id}
+		st.Groups[id] = &reconcile.Applied{Group: g, Token: "tok-" + id, Origin: reconcile.OriginCreated}
 	}
 	add("a-org", "")
 	add("b-dept", "a-org")
@@ -556,8 +603,12 @@ func TestApply_DeletesChildrenFirst(t *testing.T) {
 	var forgot []string
 	a := applier(api)
 	a.Concurrency = 8
-	a.Forget = func(id string) error { forgot = append(forgot, id); return nil }
-	res, err := a.Apply(context.Background(), reconcile.Diff(nil, st, reconcile.Options{Prune: true}), st)
+	a.Journal = &recorder{forget: func(id string) error { forgot = append(forgot, id); return nil }}
+	p := reconcile.Diff(nil, st, reconcile.Options{Prune: true})
+	if conflicts := p.CheckPrune(st, nil, nil); len(conflicts) > 0 {
+		t.Fatalf("CheckPrune() = %v", conflicts)
+	}
+	res, err := a.Apply(context.Background(), p, st)
 	if err != nil || count(res, reconcile.StatusOK) != 3 {
 		t.Fatalf("Apply() = %+v, %v", res, err)
 	}

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -52,44 +53,29 @@ func stripZeros(s string) string {
 	return "0"
 }
 
-// CascadeConflict is a delete that would take a group the manifests want
-// along with it.
-type CascadeConflict struct{ Delete, Wanted string }
-
-// CascadeConflicts lists the deletes whose cascade (see [Change.Cascade])
-// takes a group of the manifests.
-func (p *Plan) CascadeConflicts() []CascadeConflict {
-	var out []CascadeConflict
-	var wanted map[string]bool
-	for i := range p.Changes {
-		c := &p.Changes[i]
-		if c.Action != ActionDelete || len(c.Cascade) == 0 {
-			continue
-		}
-		if wanted == nil {
-			wanted = make(map[string]bool, len(p.Desired))
-			for j := range p.Desired {
-				wanted[p.Desired[j].ID] = true
-			}
-		}
-		for _, id := range c.Cascade {
-			if wanted[id] {
-				out = append(out, CascadeConflict{Delete: c.ID, Wanted: id})
-			}
-		}
-	}
-	return out
-}
-
-// RotatePlan plans new tokens for the groups ids of the state.
+// RotatePlan plans new tokens for the groups ids of the state. The other
+// groups of the state are in the plan unchanged, so that the report after
+// a rotation still lists every group with its token.
 func RotatePlan(st *State, ids []string) (*Plan, error) {
 	p := &Plan{}
+	rotate := map[string]bool{}
 	for _, id := range ids {
+		id = NormalID(id)
 		cur := st.Groups[id]
 		if cur == nil {
 			return nil, fmt.Errorf("%q is not in the state: groupsync can only rotate the tokens of groups it applied", id)
 		}
-		p.add(Change{Action: ActionRotate, ID: id, Current: cur, index: -1})
+		if !rotate[id] {
+			p.add(Change{Action: ActionRotate, ID: id, Current: cur, index: -1})
+		}
+		rotate[id] = true
 	}
+	for id, cur := range st.Groups {
+		if !rotate[id] {
+			p.add(Change{Action: ActionNoop, ID: id, Current: cur, index: -1})
+			p.Noop++
+		}
+	}
+	slices.SortFunc(p.Changes, func(a, b Change) int { return strings.Compare(a.ID, b.ID) })
 	return p, nil
 }

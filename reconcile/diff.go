@@ -25,6 +25,9 @@ const (
 	ActionDelete Action = "delete"
 	// ActionRotate gives a group a new token.
 	ActionRotate Action = "rotate"
+	// ActionRename gives a group the id its manifest row names, from the
+	// previous_provided_id it had: one call, and the token is kept.
+	ActionRename Action = "rename"
 )
 
 // Change is one group the plan acts on or reports.
@@ -40,12 +43,17 @@ type Change struct {
 	// Update is set for an adopt from the service's list whose fields
 	// differ from the manifest's: an update call follows.
 	Update bool
-	// Cascade lists the groups the service deletes along with a deleted
-	// one: every group below it in the hierarchy.
-	Cascade []string
 	// Gone is set for a delete of a group the service no longer holds: it
 	// is only forgotten, without a call.
 	Gone bool
+	// The rest is for deletes, filled in by [Plan.CheckPrune]. Below lists
+	// the groups below the deleted one, every one of them deleted first;
+	// Parent is the group's parent now, whose delete waits for this one;
+	// Guards are the changes that move groups out from below it, which
+	// must succeed before it is deleted.
+	Below  []string
+	Parent string
+	Guards []string
 	// index is the group's position in the manifests, -1 for a group of
 	// the state only.
 	index int
@@ -55,15 +63,16 @@ type Change struct {
 // first time (and a create does not find the group already there).
 func (c *Change) Calls() int {
 	switch c.Action {
-	case ActionCreate, ActionUpdate, ActionRotate:
+	case ActionCreate, ActionUpdate, ActionRotate, ActionRename:
 		return 1
 	case ActionAdopt:
 		if c.Update {
 			return 1
 		}
 	case ActionDelete:
+		// The delete, and the look for children just before it.
 		if !c.Gone {
-			return 1
+			return 2
 		}
 	}
 	return 0
@@ -83,11 +92,17 @@ type Plan struct {
 	Corrected []*Applied
 	// ListCalls is the number of list calls a refresh makes.
 	ListCalls int
+	// NewOrphans counts the orphans and deletes that the last run saw in
+	// the manifests: an export that lost rows makes them.
+	NewOrphans int
+	// Moved are renames the service already made: apply moves the state's
+	// records without a call.
+	Moved []Move
 }
 
 // Summary counts a plan's changes by action.
 type Summary struct {
-	Create, Adopt, Update, Noop, Orphan, Delete, Rotate int
+	Create, Adopt, Update, Noop, Orphan, Delete, Rotate, Rename int
 	// Calls is the number of calls applying the plan makes when every call
 	// succeeds first time, list calls included.
 	Calls int
@@ -112,15 +127,18 @@ func (p *Plan) Summary() Summary {
 			s.Delete++
 		case ActionRotate:
 			s.Rotate++
+		case ActionRename:
+			s.Rename++
 		}
 	}
 	return s
 }
 
-// Mutations is the number of calls that change something on the service,
-// which is what --max-changes bounds.
-func (p *Plan) Mutations() int {
-	return p.Summary().Calls - p.ListCalls
+// Changes counts what --max-changes bounds: the creates, updates, renames,
+// rotations and deletes (each group a delete may take is a delete of its
+// own), and the newly orphaned groups.
+func (s Summary) Changes(newOrphans int) int {
+	return s.Create + s.Adopt + s.Update + s.Rename + s.Rotate + s.Delete + newOrphans
 }
 
 // Duration is how long n calls take at quota calls per window, in whole
@@ -149,8 +167,41 @@ type Options struct {
 	// Remote, when set, is what the service holds: the diff is then
 	// against the service as well as the state.
 	Remote *Snapshot
-	// Prune deletes orphans instead of keeping them.
-	Prune bool
+	// Prune deletes orphans instead of keeping them: the state's own
+	// (created by it), and with PruneAdopted those it adopted too.
+	Prune, PruneAdopted bool
+	// Levels says what an empty hierarchy level is: the root level.
+	Levels Levels
+}
+
+// Levels is what is known of the service's hierarchy levels: the name of
+// the root level, when known, and the levels known not to be the root (a
+// customer at them has a parent).
+type Levels struct {
+	Root    string
+	NotRoot map[string]bool
+}
+
+// resolve returns g with an empty level replaced by the level it stands
+// for: the root level's name when known; otherwise, when cur's level may
+// be the root, cur's own (the service reports the root by name, and an
+// empty cell must not look like a change against it). g itself is never
+// changed.
+func (l Levels) resolve(g *Group, cur *Applied) *Group {
+	f := rootField()
+	if f == nil || !g.Managed.Has(f.Bit) || f.Text(g) != "" {
+		return g
+	}
+	name := l.Root
+	if name == "" && cur != nil && cur.Managed.Has(f.Bit) && !l.NotRoot[f.Text(&cur.Group)] {
+		name = f.Text(&cur.Group)
+	}
+	if name == "" {
+		return g
+	}
+	resolved := *g
+	resolved.overlay(&Group{Customer: &Customer{Level: name}}, f.Bit)
+	return &resolved
 }
 
 // Diff compares the desired groups with the state, and with the service
@@ -158,23 +209,38 @@ type Options struct {
 // no-change plan over a large manifest costs nothing beyond the manifest.
 func Diff(desired []Group, st *State, opts Options) *Plan {
 	p := &Plan{Desired: desired}
+	var svc map[string]*Applied
 	if opts.Remote != nil {
 		p.ListCalls = opts.Remote.Calls
+		svc = opts.Remote.Groups
 	}
 	seen := make(map[string]struct{}, len(desired))
 	for i := range desired {
 		g := &desired[i]
 		seen[g.ID] = struct{}{}
 		cur := st.Groups[g.ID]
+		if from, done := renameOf(g, st, svc); from != "" {
+			seen[from] = struct{}{}
+			if !done {
+				p.rename(i, g, from, st, svc, opts.Levels)
+				continue
+			}
+			// Renamed on the service already (in Explo's UI): the state
+			// follows without a call.
+			moved := *st.Groups[from]
+			moved.ID = g.ID
+			p.Moved = append(p.Moved, Move{From: from, To: &moved})
+			cur = &moved
+		}
 		if opts.Remote != nil {
-			p.diffRemote(i, g, cur, opts.Remote.Groups[g.ID])
+			p.diffRemote(i, g, cur, svc[g.ID], opts.Levels)
 			continue
 		}
 		switch {
 		case cur == nil:
-			p.add(Change{Action: ActionCreate, ID: g.ID, Desired: g, index: i})
-		case Differs(g, cur):
-			p.add(Change{Action: ActionUpdate, ID: g.ID, Desired: g, Current: cur, index: i})
+			p.add(Change{Action: ActionCreate, ID: g.ID, Desired: opts.Levels.resolve(g, nil), index: i})
+		case Differs(opts.Levels.resolve(g, cur), cur):
+			p.add(Change{Action: ActionUpdate, ID: g.ID, Desired: opts.Levels.resolve(g, cur), Current: cur, index: i})
 		default:
 			p.Noop++
 		}
@@ -184,9 +250,17 @@ func Diff(desired []Group, st *State, opts Options) *Plan {
 			continue
 		}
 		c := Change{Action: ActionOrphan, ID: id, Current: cur, index: -1}
-		if opts.Prune {
+		if !cur.Orphan && st.OrphansKnown {
+			p.NewOrphans++
+		}
+		if opts.Prune && cur.Owned(opts.PruneAdopted) {
 			c.Action = ActionDelete
-			c.Gone = opts.Remote != nil && opts.Remote.Groups[id] == nil
+			c.Gone = svc != nil && svc[id] == nil
+			if s := svc[id]; s != nil && s.Token != cur.Token {
+				// A token rotated in Explo's UI: the delete needs the
+				// service's, and the state learns it first.
+				c.Current = seenOnService(cur, s)
+			}
 		}
 		p.add(c)
 	}
@@ -194,18 +268,82 @@ func Diff(desired []Group, st *State, opts Options) *Plan {
 	return p
 }
 
+// renameOf returns the id g is renamed from, its previous_provided_id,
+// when the state (or, refreshed, the service) holds that id; done is set
+// when the service already holds the group under g's id, with the token
+// the state knows under the old one.
+func renameOf(g *Group, st *State, svc map[string]*Applied) (from string, done bool) {
+	from = g.Previous
+	if from == "" || from == g.ID {
+		return "", false
+	}
+	old := st.Groups[from]
+	switch {
+	case svc == nil && old != nil, svc != nil && svc[from] != nil:
+		return from, false
+	case svc != nil && old != nil && svc[g.ID] != nil && svc[g.ID].Token == old.Token && st.Groups[g.ID] == nil:
+		return from, true
+	}
+	return "", false
+}
+
+// Marks returns the records whose Orphan mark the plan changes: groups no
+// manifest lists are marked, groups the manifests list again unmarked. A
+// plan restricted by --only knows too little to mark anything.
+func (p *Plan) Marks(st *State) []*Applied {
+	var out []*Applied
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if cur := st.Groups[c.ID]; cur != nil && (c.Action == ActionOrphan || c.Action == ActionDelete) && !cur.Orphan {
+			marked := *cur
+			marked.Orphan = true
+			out = append(out, &marked)
+		}
+	}
+	for i := range p.Desired {
+		if cur := st.Groups[p.Desired[i].ID]; cur != nil && cur.Orphan {
+			unmarked := *cur
+			unmarked.Orphan = false
+			out = append(out, &unmarked)
+		}
+	}
+	return out
+}
+
+// Move is a rename the service already made, which the state follows.
+type Move struct {
+	From string
+	To   *Applied
+}
+
+// rename plans g's move from its previous id. A group under g's id too is
+// a conflict [Plan.RenameConflicts] reports.
+func (p *Plan) rename(i int, g *Group, from string, st *State, svc map[string]*Applied, levels Levels) {
+	cur := st.Groups[from]
+	if s := svc[from]; s != nil {
+		if cur == nil {
+			cur = s
+		} else {
+			cur = seenOnService(cur, s)
+		}
+	}
+	p.add(Change{Action: ActionRename, ID: g.ID, Desired: levels.resolve(g, cur), Current: cur, index: i})
+}
+
 func (p *Plan) add(c Change) { p.Changes = append(p.Changes, c) }
 
 // diffRemote plans one group against the state and the service.
-func (p *Plan) diffRemote(i int, g *Group, cur, svc *Applied) {
+func (p *Plan) diffRemote(i int, g *Group, cur, svc *Applied, levels Levels) {
 	switch {
 	case svc == nil:
 		// Never created, or deleted in Explo's UI since.
-		p.add(Change{Action: ActionCreate, ID: g.ID, Desired: g, index: i})
+		p.add(Change{Action: ActionCreate, ID: g.ID, Desired: levels.resolve(g, nil), index: i})
 	case cur == nil:
+		g = levels.resolve(g, svc)
 		p.add(Change{Action: ActionAdopt, ID: g.ID, Desired: g, Current: svc, Update: Differs(g, svc), index: i})
 	default:
 		view := seenOnService(cur, svc)
+		g = levels.resolve(g, view)
 		switch {
 		case Differs(g, view):
 			p.add(Change{Action: ActionUpdate, ID: g.ID, Desired: g, Current: view, index: i})
@@ -236,11 +374,19 @@ func seenOnService(cur, svc *Applied) *Applied {
 // A field cur never recorded counts as different, since its value on the
 // service is unknown.
 func Differs(g *Group, cur *Applied) bool {
-	if g.Name != cur.Name || !cur.Managed.Has(g.Managed) {
+	if g.Name != cur.Name {
 		return true
 	}
 	for _, f := range Table {
-		if g.Managed.Has(f.Bit) && !f.Same(g, &cur.Group) {
+		// An empty name (no parent, the root level) is what the
+		// service has when told nothing, so it is no change against a
+		// value never seen.
+		if g.Managed.Has(f.Bit) && !cur.Managed.Has(f.Bit) && (f.Type != TypeName || f.Text(g) != "") {
+			return true
+		}
+	}
+	for _, f := range Table {
+		if g.Managed.Has(f.Bit) && cur.Managed.Has(f.Bit) && !f.Same(g, &cur.Group) {
 			return true
 		}
 	}

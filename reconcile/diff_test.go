@@ -17,7 +17,7 @@ func pairs(kv ...string) reconcile.Pairs {
 }
 
 func applied(g reconcile.Group) *reconcile.Applied {
-	return &reconcile.Applied{Group: g, Token: "tok-" + g.ID}
+	return &reconcile.Applied{Group: g, Token: "tok-" + g.ID, Origin: reconcile.OriginCreated}
 }
 
 func s(v string) reconcile.Value {
@@ -116,7 +116,7 @@ func TestDiff_OrphansAndOrder(t *testing.T) {
 		t.Errorf("Summary() = %+v", s)
 	}
 	pruned := reconcile.Diff([]reconcile.Group{{ID: "m", Name: "M"}}, st, reconcile.Options{Prune: true})
-	if len(pruned.Changes) != 1 || pruned.Changes[0].Action != reconcile.ActionDelete || pruned.Mutations() != 1 {
+	if len(pruned.Changes) != 1 || pruned.Changes[0].Action != reconcile.ActionDelete || pruned.Summary().Changes(pruned.NewOrphans) != 1 {
 		t.Errorf("pruned = %+v", pruned.Changes)
 	}
 }
@@ -211,5 +211,5 @@ func ExampleDiff() {
 	//   mapping.40: "213" -> "214"
 	// create globex
 	//   name: "" -> "Globex"
-	// {Create:1 Adopt:0 Update:1 Noop:0 Orphan:0 Delete:0 Rotate:0 Calls:2}
+	// {Create:1 Adopt:0 Update:1 Noop:0 Orphan:0 Delete:0 Rotate:0 Rename:0 Calls:2}
 }

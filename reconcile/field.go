@@ -95,6 +95,16 @@ func customerFields() Fields {
 	return f
 }
 
+// rootField is the field whose empty value is the root level.
+func rootField() *Field {
+	for _, d := range Table {
+		if d.Root {
+			return d
+		}
+	}
+	return nil
+}
+
 // FieldNamed returns the field of that name, or nil.
 func FieldNamed(name string) *Field {
 	for _, d := range Table {

@@ -120,7 +120,10 @@ type Group struct {
 	// Managed says which optional fields the manifest mentions. Name is
 	// always managed.
 	Managed Fields
-	Source  Source
+	// Previous is the id the group had before (previous_provided_id): a
+	// rename that keeps its token.
+	Previous string
+	Source   Source
 }
 
 // Customer is what the Customer API adds to a group.

@@ -30,13 +30,71 @@ type UnreachableError struct{ Err error }
 func (e *UnreachableError) Error() string { return e.Err.Error() }
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
-// run is the machinery one Apply or one read of the service shares: call
-// slots, the limiter, retries, the stall watchdog and the stop.
+// Journal persists a run's progress as it happens, so that a run killed at
+// any instant loses at most its calls in flight. Calls are serialised. An
+// error stops the run: what cannot be recorded must not be done.
+type Journal interface {
+	// Record keeps a group as the service answered for it.
+	Record(a *Applied) error
+	// Move keeps a under its new id, the group at from being gone, as one
+	// entry: a kill cannot leave both.
+	Move(from string, a *Applied) error
+	// Forget drops a group the service deleted.
+	Forget(id string) error
+	// Intend persists a call that is not idempotent before it is made;
+	// with sync, it is on disk when Intend returns.
+	Intend(in *Intent, sync bool) error
+	// Settle ends an intent whose call did nothing.
+	Settle(key string) error
+}
+
+// Gate holds a run to one call in flight until an answer shows that the
+// URL is the API's and the token is accepted, so that a wrong URL, a
+// redirect or a refused token costs exactly one call. One Gate may be
+// shared by the runs of one command (a refresh, then an apply).
+type Gate struct {
+	once      sync.Once
+	confirmed chan struct{}
+	probe     chan struct{}
+}
+
+// NewGate returns a closed gate.
+func NewGate() *Gate { return &Gate{confirmed: make(chan struct{}), probe: make(chan struct{}, 1)} }
+
+func (g *Gate) confirm() { g.once.Do(func() { close(g.confirmed) }) }
+
+// Confirmed reports whether an answer has confirmed the URL and token.
+func (g *Gate) Confirmed() bool {
+	select {
+	case <-g.confirmed:
+		return true
+	default:
+		return false
+	}
+}
+
+// run is the machinery one Apply, or one read of the service, shares: call
+// slots, the gate, the limiter, retries, the stall watchdog and the stop.
+//
+// A run is in one of four phases, each entered once, in order:
+//
+//   - running: calls may start (acquire succeeds) and answers are kept;
+//   - stopping: stop is done (ctx is done, or abort gave a cause: a 401, a
+//     redirect, an unreachable service, a stall, the retry budget, a
+//     failed journal write): nothing new starts, calls in flight go on;
+//   - abandoned: Grace after the stop, calls is done: calls in flight are
+//     cancelled, and their groups fail;
+//   - finished: finish was called; the watchdog and the grace timer end.
+//
+// Invariants: an answer is kept (its journal entry written) while its call
+// still holds its slot, so a kill loses at most the answers of the slots;
+// a call never starts once stop is done; no goroutine outlives finish.
 type run struct {
 	*Applier
 	clock  Clock
 	st     *State
 	budget *budget
+	gate   *Gate
 	// stop is done when nothing new may start: ctx is done, or the run
 	// was aborted (its cause says why).
 	stop  context.Context
@@ -50,7 +108,7 @@ type run struct {
 	lastSuccess atomic.Int64
 	finished    chan struct{}
 
-	mu     sync.Mutex // guards st, tokens, Record and Forget
+	mu     sync.Mutex // guards st, tokens and Journal
 	tokens map[string]string
 	doneMu sync.Mutex // serialises Done
 }
@@ -61,9 +119,16 @@ func (a *Applier) start(ctx context.Context, st *State) (*run, func()) {
 	if clock == nil {
 		clock = SystemClock()
 	}
+	gate := a.Gate
+	if gate == nil {
+		gate = NewGate()
+	}
+	if st == nil {
+		st = NewState()
+	}
 	stop, abort := context.WithCancelCause(ctx)
 	calls, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
-	r := &run{Applier: a, clock: clock, st: st, budget: newBudget(a.Retry), stop: stop, abort: abort, calls: calls,
+	r := &run{Applier: a, clock: clock, st: st, budget: newBudget(a.Retry), gate: gate, stop: stop, abort: abort, calls: calls,
 		slots: make(chan struct{}, max(a.Concurrency, 1)), finished: make(chan struct{})}
 	r.lastSuccess.Store(clock.Now().UnixNano())
 	// Calls in flight outlive a stop by Grace, so that an answer the
@@ -100,10 +165,7 @@ func (r *run) running() bool {
 // The timeout is at least two intervals of the limiter, so that a slow
 // configured rate is not taken for a stall.
 func (r *run) watch() {
-	stall := r.StallTimeout
-	if r.Limiter != nil {
-		stall = max(stall, 2*r.Limiter.Interval())
-	}
+	stall := r.stallTimeout()
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -125,6 +187,15 @@ func (r *run) watch() {
 	}
 }
 
+// stallTimeout is the stall timeout, widened for a rate so slow that two
+// of its intervals take longer.
+func (r *run) stallTimeout() time.Duration {
+	if r.Limiter == nil {
+		return r.StallTimeout
+	}
+	return max(r.StallTimeout, 2*r.Limiter.Interval())
+}
+
 // cause returns why the run stopped, when something inside it stopped it.
 func (r *run) cause(ctx context.Context) error {
 	if cause := context.Cause(r.stop); cause != nil && cause != context.Cause(ctx) {
@@ -133,14 +204,33 @@ func (r *run) cause(ctx context.Context) error {
 	return nil
 }
 
+// attempt is what one call learnt over its attempts.
+type attempt struct {
+	failures int
+	// uncertain is set once an attempt failed in a way that the service
+	// may have acted on (a timeout, a reset, a 5xx, an unreadable answer),
+	// or its answer could not be kept.
+	uncertain bool
+}
+
+// resolver learns the outcome of a call whose last attempt may have been
+// acted on, instead of repeating it blindly. It returns the answer to keep
+// when the call did act (done), nothing to repeat the call, or an error to
+// fail it.
+type resolver func() (rem Remote, done bool, err error)
+
 // call makes one request until it succeeds or fails for good, counting its
 // attempts in res. keep runs on the answer while the call still holds its
 // slot, so that an answer is recorded before another call may start: a run
-// killed at any instant has lost at most the answers of its slots.
-func (r *run) call(res *Result, fn func(context.Context) (Remote, error), keep func(Remote) error) (Remote, error) {
-	failures := 0
+// killed at any instant has lost at most the answers of its slots. After an
+// attempt that may have acted, resolve (when set) decides instead of a
+// blind repeat.
+func (r *run) call(res *Result, at *attempt, fn func(context.Context) (Remote, error), keep func(Remote) error, resolve resolver) (Remote, error) {
+	if at == nil {
+		at = &attempt{}
+	}
 	for {
-		ticket, err := r.acquire()
+		ticket, probe, err := r.acquire()
 		if err != nil {
 			if res.Attempts == 0 {
 				return Remote{}, errStopped
@@ -150,19 +240,39 @@ func (r *run) call(res *Result, fn func(context.Context) (Remote, error), keep f
 		res.Attempts++
 		rem, err := fn(r.calls)
 		if err == nil {
-			r.reached.Store(true)
-			r.lastSuccess.Store(r.clock.Now().UnixNano())
-			r.budget.earn()
+			r.succeeded()
 			res.Code = rem.Code
-			err = keep(rem)
-			r.release()
+			if err = keep(rem); err != nil {
+				// The service acted, and what it answered is not kept.
+				at.uncertain = true
+			}
+			r.release(probe)
 			return rem, err
 		}
-		r.release()
+		if confirms(err) {
+			r.gate.confirm()
+		}
+		r.release(probe)
 		res.Code = codeOf(err)
-		wait, err := r.retryWait(&failures, ticket, err)
+		// A call abandoned in flight may have been acted on too.
+		maybe := mayHaveActed(err) || r.calls.Err() != nil
+		at.uncertain = at.uncertain || maybe
+		wait, err := r.retryWait(&at.failures, ticket, err)
 		if err != nil {
 			return Remote{}, err
+		}
+		if maybe && resolve != nil {
+			rem, done, rerr := resolve()
+			switch {
+			case rerr != nil:
+				return Remote{}, rerr
+			case done:
+				if err := keep(rem); err != nil {
+					at.uncertain = true
+					return rem, err
+				}
+				return rem, nil
+			}
 		}
 		if !sleep(r.clock, r.stop.Done(), wait) {
 			return Remote{}, fmt.Errorf("interrupted before retrying: %w", errStopped)
@@ -170,35 +280,81 @@ func (r *run) call(res *Result, fn func(context.Context) (Remote, error), keep f
 	}
 }
 
-// acquire takes a call slot and then the limiter's permission, so that
-// neither more than Concurrency calls nor more than the rate are in flight.
-func (r *run) acquire() (Ticket, error) {
+func (r *run) succeeded() {
+	r.reached.Store(true)
+	r.gate.confirm()
+	r.lastSuccess.Store(r.clock.Now().UnixNano())
+	r.budget.earn()
+}
+
+// confirms reports whether a failed call's answer still shows that the URL
+// is the API's and the token accepted: a refusal of the group itself.
+func confirms(err error) bool {
+	if !fromAPI(err) {
+		return false
+	}
+	for _, kind := range []error{ErrUnauthorized, ErrRedirect, ErrRateLimited, ErrRetryable, ErrNotAPI, ErrUnreadable} {
+		if errors.Is(err, kind) {
+			return false
+		}
+	}
+	return true
+}
+
+// mayHaveActed reports whether a failed call may have been acted on.
+func mayHaveActed(err error) bool {
+	return errors.Is(err, ErrRetryable) || errors.Is(err, ErrUnreadable)
+}
+
+// acquire takes the gate's probe while the gate is closed, a call slot,
+// and then the limiter's permission, so that neither more than one call
+// before the gate opens, nor more than Concurrency calls, nor more than
+// the rate are in flight.
+func (r *run) acquire() (Ticket, bool, error) {
+	probe := false
+	select {
+	case <-r.gate.confirmed:
+	case r.gate.probe <- struct{}{}:
+		probe = true
+	case <-r.stop.Done():
+		return Ticket{}, false, r.stop.Err()
+	}
 	select {
 	case r.slots <- struct{}{}:
 	case <-r.stop.Done():
-		return Ticket{}, r.stop.Err()
+		r.releaseProbe(probe)
+		return Ticket{}, false, r.stop.Err()
 	}
 	var t Ticket
 	if r.Limiter != nil {
 		var err error
 		if t, err = r.Limiter.Wait(r.stop); err != nil {
 			<-r.slots
-			return t, err
+			r.releaseProbe(probe)
+			return t, false, err
 		}
 	}
 	// A select with both cases ready picks either: a stop that came
 	// meanwhile must still win.
 	if err := r.stop.Err(); err != nil {
 		<-r.slots
-		return t, err
+		r.releaseProbe(probe)
+		return t, false, err
 	}
 	r.inFlight.Add(1)
-	return t, nil
+	return t, probe, nil
 }
 
-func (r *run) release() {
+func (r *run) releaseProbe(probe bool) {
+	if probe {
+		<-r.gate.probe
+	}
+}
+
+func (r *run) release(probe bool) {
 	r.inFlight.Add(-1)
 	<-r.slots
+	r.releaseProbe(probe)
 }
 
 // retryWait decides whether a failed attempt is retried and after how long;
@@ -213,7 +369,7 @@ func (r *run) retryWait(failures *int, ticket Ticket, err error) (time.Duration,
 	case errors.Is(err, ErrRedirect), errors.Is(err, ErrUnauthorized):
 		r.abort(err)
 		return 0, err
-	case !r.reached.Load() && (errors.Is(err, ErrUnreachable) || errors.Is(err, ErrNotAPI)):
+	case !r.reached.Load() && (errors.Is(err, ErrUnreachable) || errors.Is(err, ErrNotAPI) || errors.Is(err, ErrUnreadable)):
 		err = &UnreachableError{Err: err}
 		r.abort(err)
 		return 0, err
@@ -225,7 +381,7 @@ func (r *run) retryWait(failures *int, ticket Ticket, err error) (time.Duration,
 			r.Limiter.Throttled(ticket, ra, ok)
 		}
 		return 0, nil
-	case errors.Is(err, ErrRetryable), errors.Is(err, ErrUnreachable):
+	case errors.Is(err, ErrRetryable), errors.Is(err, ErrUnreachable), errors.Is(err, ErrUnreadable):
 		return r.backoff(failures, err)
 	}
 	return 0, err
@@ -248,83 +404,4 @@ func (r *run) backoff(failures *int, err error) (time.Duration, error) {
 		wait = max(wait, ra)
 	}
 	return wait, nil
-}
-
-// check refuses an answer about another group than id, or with a token
-// that another group holds: recording it would give one customer another's
-// dashboards.
-func (r *run) check(id string, rem Remote) error {
-	if rem.ID != id {
-		return fmt.Errorf("%w (%q): nothing of it was recorded", ErrWrongGroup, rem.ID)
-	}
-	if rem.Token == "" {
-		return errors.New("the answer has no token: nothing of it was recorded")
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if holder := r.holder(rem.Token); holder != "" && holder != id {
-		return fmt.Errorf("%w (%q): nothing of it was recorded", ErrTokenReused, holder)
-	}
-	return nil
-}
-
-// holder returns the group that holds token. Callers hold r.mu.
-func (r *run) holder(token string) string {
-	if r.tokens == nil {
-		r.tokens = make(map[string]string, len(r.st.Groups))
-		for id, a := range r.st.Groups {
-			r.tokens[a.Token] = id
-		}
-	}
-	return r.tokens[token]
-}
-
-// record keeps a in the state, in the token index and through Record.
-func (r *run) record(res *Result, a *Applied) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.holder("") // build the index before the state changes
-	if prev := r.st.Groups[a.ID]; prev != nil && r.tokens[prev.Token] == a.ID {
-		delete(r.tokens, prev.Token)
-	}
-	r.st.Groups[a.ID] = a
-	r.tokens[a.Token] = a.ID
-	if res != nil {
-		res.Token, res.EnvTag = a.Token, a.EnvTag
-	}
-	if r.Record == nil {
-		return nil
-	}
-	if err := r.Record(a); err != nil {
-		err = fmt.Errorf("record state: %w", err)
-		r.abort(err)
-		return err
-	}
-	return nil
-}
-
-// forget drops id from the state, after the service deleted it.
-func (r *run) forget(id string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.holder("")
-	if prev := r.st.Groups[id]; prev != nil {
-		delete(r.tokens, prev.Token)
-	}
-	delete(r.st.Groups, id)
-	if r.Forget == nil {
-		return nil
-	}
-	if err := r.Forget(id); err != nil {
-		err = fmt.Errorf("record state: %w", err)
-		r.abort(err)
-		return err
-	}
-	return nil
-}
-
-func (r *run) current(id string) *Applied {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.st.Groups[id]
 }

@@ -22,10 +22,15 @@ type SavedPlan struct {
 	// API, Refresh, Prune and Only are the flags the plan was made with,
 	// which apply uses again: a plan made for a few ids must not take the
 	// state's other groups for orphans.
-	API     string
-	Refresh bool
-	Prune   bool
-	Only    []string
+	API          string
+	Refresh      bool
+	Prune        bool
+	PruneAdopted bool
+	Only         []string
+	// Lines describe the plan's changes ([reconcile.Plan.Lines]): apply
+	// refuses the plan when planning again gives others. Nil in a plan
+	// saved before groupsync kept them.
+	Lines []string
 }
 
 type planFile struct {
@@ -39,14 +44,20 @@ type planFile struct {
 	API           string            `json:"api,omitempty"`
 	Refresh       bool              `json:"refresh,omitempty"`
 	Prune         bool              `json:"prune,omitempty"`
+	PruneAdopted  bool              `json:"prune_adopted,omitempty"`
 	Only          []string          `json:"only,omitempty"`
+	Changes       []string          `json:"changes,omitempty"`
 }
 
 const planKind = "groupsync-plan"
 
 // WritePlan saves p at path.
 func WritePlan(path string, p *SavedPlan) error {
-	f := planFile{Kind: planKind, FormatVersion: FormatVersion, APIURL: p.APIURL, StateSerial: p.Serial, API: p.API, Refresh: p.Refresh, Prune: p.Prune, Only: p.Only}
+	f := planFile{Kind: planKind, FormatVersion: FormatVersion, APIURL: p.APIURL, StateSerial: p.Serial, API: p.API, Refresh: p.Refresh, Prune: p.Prune,
+		PruneAdopted: p.PruneAdopted, Only: p.Only, Changes: p.Lines}
+	if f.Changes == nil {
+		f.Changes = []string{}
+	}
 	for i := range p.Groups {
 		g := &p.Groups[i]
 		f.Groups = append(f.Groups, json.RawMessage(encode(&reconcile.Applied{Group: *g}, true)))
@@ -79,7 +90,8 @@ func ReadPlan(path string) (*SavedPlan, error) {
 	if len(f.Files) != len(f.Groups) || len(f.Lines) != len(f.Groups) {
 		return nil, fmt.Errorf("%s is damaged: its group and source lists differ in length", path)
 	}
-	p := &SavedPlan{APIURL: f.APIURL, Serial: f.StateSerial, Groups: make([]reconcile.Group, len(f.Groups)), API: f.API, Refresh: f.Refresh, Prune: f.Prune, Only: f.Only}
+	p := &SavedPlan{APIURL: f.APIURL, Serial: f.StateSerial, Groups: make([]reconcile.Group, len(f.Groups)), API: f.API, Refresh: f.Refresh, Prune: f.Prune,
+		PruneAdopted: f.PruneAdopted, Only: f.Only, Lines: f.Changes}
 	for i, raw := range f.Groups {
 		e, err := decodeRecord(string(raw), "", nil)
 		if err != nil {

@@ -21,15 +21,27 @@ const (
 	keyToken   = "token"
 	keyEnvTag  = "api_environment_tag"
 	keyApplied = "applied_at"
-	// keyDeleted marks a journal line of a group deleted on the service.
+	keyOrigin  = "origin"
+	// keyPrevious is a saved plan's rename: the id the group had before.
+	keyPrevious = "previous_provided_id"
+	// keyOrphan marks a group the last run found in no manifest.
+	keyOrphan = "orphaned"
+	// Journal lines only: a group deleted on the service, a group renamed
+	// from another id, an intent, and an intent settled.
 	keyDeleted = "deleted"
+	keyFrom    = "renamed_from"
+	keyIntent  = "intent"
+	keySettled = "settled"
 )
 
-// entry is one decoded record.
+// entry is one decoded record, or journal line.
 type entry struct {
 	a       *reconcile.Applied
 	id      string
 	deleted bool
+	from    string
+	intent  *reconcile.Intent
+	settled string
 }
 
 // encode writes a's record. withID puts the id inside, as journal lines
@@ -50,7 +62,72 @@ func encode(a *reconcile.Applied, withID bool, extra ...fieldjson.Member) string
 		m = append(m, fieldjson.Member{Key: keyEnvTag, Raw: canonjson.Quote(a.EnvTag)})
 	}
 	m = append(m, fieldjson.Member{Key: keyApplied, Raw: canonjson.Quote(a.AppliedAt.UTC().Format(time.RFC3339Nano))})
+	if a.Origin != reconcile.OriginUnknown {
+		m = append(m, fieldjson.Member{Key: keyOrigin, Raw: canonjson.Quote(string(a.Origin))})
+	}
+	if a.Orphan {
+		m = append(m, fieldjson.Member{Key: keyOrphan, Raw: "true"})
+	}
+	if a.Previous != "" {
+		m = append(m, fieldjson.Member{Key: keyPrevious, Raw: canonjson.Quote(a.Previous)})
+	}
 	return fieldjson.Object(append(m, extra...))
+}
+
+// encodeIntent writes an intent as a JSON object.
+func encodeIntent(in *reconcile.Intent) string {
+	m := []fieldjson.Member{{Key: "op", Raw: canonjson.Quote(string(in.Op))}, {Key: keyID, Raw: canonjson.Quote(in.ID)}}
+	if in.To != "" {
+		m = append(m, fieldjson.Member{Key: "to", Raw: canonjson.Quote(in.To)})
+	}
+	if in.Token != "" {
+		m = append(m, fieldjson.Member{Key: keyToken, Raw: canonjson.Quote(in.Token)})
+	}
+	m = append(m, fieldjson.Member{Key: "at", Raw: canonjson.Quote(in.At.UTC().Format(time.RFC3339Nano))})
+	return fieldjson.Object(m)
+}
+
+// decodeIntent reads an intent written by encodeIntent.
+func decodeIntent(raw string) (*reconcile.Intent, error) {
+	in := &reconcile.Intent{}
+	err := flatjson.Object(raw, func(k, v string) error {
+		var s string
+		if k == "op" || k == keyID || k == "to" || k == keyToken || k == "at" {
+			var err error
+			if s, err = flatjson.String(v); err != nil {
+				return fmt.Errorf("intent %s: want a string", k)
+			}
+		}
+		switch k {
+		case "op":
+			in.Op = reconcile.Op(s)
+		case keyID:
+			in.ID = reconcile.NormalID(s)
+		case "to":
+			in.To = reconcile.NormalID(s)
+		case keyToken:
+			in.Token = s
+		case "at":
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return fmt.Errorf("intent at: %w", err)
+			}
+			in.At = t
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case in.ID == "":
+		return nil, errors.New("an intent without a user_group_id")
+	case in.Op != reconcile.OpCreate && in.Op != reconcile.OpRotate && in.Op != reconcile.OpRename:
+		return nil, fmt.Errorf("an intent of unknown kind %q", in.Op)
+	case in.Op == reconcile.OpRename && in.To == "":
+		return nil, errors.New("a rename intent without its new id")
+	}
+	return in, nil
 }
 
 // fields maps a record's keys to the managed fields they hold.
@@ -82,7 +159,14 @@ func decodeRecord(raw string, id string, in fieldjson.Interner) (*entry, error) 
 	if err != nil {
 		return nil, err
 	}
+	e.id = reconcile.NormalID(e.id)
 	e.a.ID = e.id
+	// A field naming another group holds an id, normalised as ids are.
+	for _, f := range reconcile.Table {
+		if f.Ref && e.a.Managed.Has(f.Bit) {
+			f.SetText(&e.a.Group, reconcile.NormalID(f.Text(&e.a.Group)))
+		}
+	}
 	return e, nil
 }
 
@@ -119,8 +203,37 @@ func (e *entry) set(k, v string, in fieldjson.Interner) error {
 			return fmt.Errorf("%s: %w", k, err)
 		}
 		e.a.AppliedAt = t
+	case keyOrigin:
+		var o string
+		if err := str(&o); err != nil {
+			return err
+		}
+		e.a.Origin = reconcile.Origin(o)
+	case keyOrphan:
+		e.a.Orphan = v == "true"
+	case keyPrevious:
+		if err := str(&e.a.Previous); err != nil {
+			return err
+		}
+		e.a.Previous = reconcile.NormalID(e.a.Previous)
 	case keyDeleted:
 		e.deleted = v == "true"
+	case keyFrom:
+		if err := str(&e.from); err != nil {
+			return err
+		}
+		e.from = reconcile.NormalID(e.from)
+	case keyIntent:
+		in, err := decodeIntent(v)
+		if err != nil {
+			return err
+		}
+		e.intent = in
+	case keySettled:
+		if err := str(&e.settled); err != nil {
+			return err
+		}
+		e.settled = reconcile.NormalID(e.settled)
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ import (
 // FormatVersion is the version of the state file this build writes. A file
 // of a later version is refused, since this build cannot know what it would
 // lose by rewriting it.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // Fingerprint is a short, one-way hash of an API token: enough to tell two
 // tokens apart, useless for recovering either.
@@ -147,6 +147,12 @@ func decode(dec *json.Decoder) (*reconcile.State, error) {
 		case "groups":
 			sawGroups = true
 			err = decodeGroups(dec, st)
+		case "root_level":
+			err = dec.Decode(&st.RootLevel)
+		case "orphans_tracked":
+			err = dec.Decode(&st.OrphansKnown)
+		case "pending":
+			err = decodePending(dec, st)
 		default:
 			var skip json.RawMessage
 			err = dec.Decode(&skip)
@@ -189,9 +195,28 @@ func decodeGroups(dec *json.Decoder, st *reconcile.State) error {
 		if e.a.Token == "" {
 			return fmt.Errorf("group %q has no token", id)
 		}
-		st.Groups[id] = e.a
+		if prev := st.Groups[e.id]; prev != nil {
+			return fmt.Errorf("groups %+q and %+q are the same id once Unicode-normalised", prev.ID, id)
+		}
+		st.Groups[e.id] = e.a
 	}
 	return expectDelim(dec, '}')
+}
+
+// decodePending reads the intents whose outcome a run did not learn.
+func decodePending(dec *json.Decoder, st *reconcile.State) error {
+	var raw map[string]json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return err
+	}
+	for key, v := range raw {
+		in, err := decodeIntent(string(v))
+		if err != nil {
+			return fmt.Errorf("pending %q: %w", key, err)
+		}
+		st.Pending[in.Key()] = in
+	}
+	return nil
 }
 
 func expectDelim(dec *json.Decoder, want json.Delim) error {
@@ -214,10 +239,24 @@ func write(path string, st *reconcile.State) error {
 	return atomicfile.Write(path, atomicfile.Options{Backup: true}, func(w io.Writer) error {
 		// Stream the groups: a million of them must not be built as
 		// one big value in memory.
-		url, _ := json.Marshal(st.APIURL)
-		fp, _ := json.Marshal(st.TokenFingerprint)
-		fmt.Fprintf(w, "{\"format_version\": %d, \"serial\": %d, \"api_url\": %s, \"token_fingerprint\": %s, \"groups\": {",
-			FormatVersion, st.Serial, url, fp)
+		fmt.Fprintf(w, "{\"format_version\": %d, \"serial\": %d, \"api_url\": %s, \"token_fingerprint\": %s, \"orphans_tracked\": true",
+			FormatVersion, st.Serial, canonjson.Quote(st.APIURL), canonjson.Quote(st.TokenFingerprint))
+		if st.RootLevel != "" {
+			fmt.Fprintf(w, ", \"root_level\": %s", canonjson.Quote(st.RootLevel))
+		}
+		if len(st.Pending) > 0 {
+			keys := make([]string, 0, len(st.Pending))
+			for k := range st.Pending {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			m := make([]fieldjson.Member, len(keys))
+			for i, k := range keys {
+				m[i] = fieldjson.Member{Key: k, Raw: encodeIntent(st.Pending[k])}
+			}
+			fmt.Fprintf(w, ", \"pending\": %s", fieldjson.Object(m))
+		}
+		io.WriteString(w, ", \"groups\": {")
 		ids := make([]string, 0, len(st.Groups))
 		for id := range st.Groups {
 			ids = append(ids, id)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"groupsync/internal/atomicfile"
+	"groupsync/internal/canonjson"
 	"groupsync/internal/fieldjson"
 	"groupsync/reconcile"
 )
@@ -126,20 +127,38 @@ func (s *Store) JournalPath() string { return journalPath(s.path) }
 // State returns the loaded state. Apply changes it in place.
 func (s *Store) State() *reconcile.State { return s.st }
 
+var _ reconcile.Journal = (*Store)(nil)
+
 // Record appends one applied group to the journal. It is safe for
-// concurrent use.
+// concurrent use, as are the other entries.
 func (s *Store) Record(a *reconcile.Applied) error {
-	return s.append(encode(a, true))
+	return s.append(encode(a, true), false)
+}
+
+// Move appends a group renamed from another id, as one line.
+func (s *Store) Move(from string, a *reconcile.Applied) error {
+	return s.append(encode(a, true, fieldjson.Member{Key: keyFrom, Raw: canonjson.Quote(from)}), false)
 }
 
 // Forget appends the deletion of a group to the journal.
 func (s *Store) Forget(id string) error {
-	return s.append(encode(&reconcile.Applied{Group: reconcile.Group{ID: id}, AppliedAt: time.Now()}, true, deletedMember))
+	return s.append(encode(&reconcile.Applied{Group: reconcile.Group{ID: id}, AppliedAt: time.Now()}, true, deletedMember), false)
+}
+
+// Intend appends an intent; with sync, it is on disk before Intend
+// returns, so that even a power cut after the call leaves it.
+func (s *Store) Intend(in *reconcile.Intent, sync bool) error {
+	return s.append(fieldjson.Object([]fieldjson.Member{{Key: keyIntent, Raw: encodeIntent(in)}}), sync)
+}
+
+// Settle appends the end of an intent whose call did nothing.
+func (s *Store) Settle(key string) error {
+	return s.append(fieldjson.Object([]fieldjson.Member{{Key: keySettled, Raw: canonjson.Quote(key)}}), false)
 }
 
 var deletedMember = fieldjson.Member{Key: keyDeleted, Raw: "true"}
 
-func (s *Store) append(line string) error {
+func (s *Store) append(line string, sync bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.jf == nil {
@@ -154,6 +173,12 @@ func (s *Store) append(line string) error {
 		return err
 	}
 	s.dirty, s.changed = true, true
+	if sync {
+		if err := s.jf.Sync(); err != nil {
+			return err
+		}
+		s.dirty = false
+	}
 	return nil
 }
 
@@ -288,16 +313,28 @@ func apply(line []byte, st *reconcile.State) error {
 	if err != nil {
 		return err
 	}
-	if e.id == "" {
-		return errors.New("an entry without a user_group_id")
-	}
-	if e.deleted {
-		delete(st.Groups, e.id)
+	switch {
+	case e.intent != nil:
+		st.Pending[e.intent.Key()] = e.intent
 		return nil
-	}
-	if e.a.Token == "" {
+	case e.settled != "":
+		delete(st.Pending, e.settled)
+		return nil
+	case e.id == "":
+		return errors.New("an entry without a user_group_id")
+	case e.deleted:
+		delete(st.Groups, e.id)
+		delete(st.Pending, e.id)
+		return nil
+	case e.a.Token == "":
 		return fmt.Errorf("group %q has no token", e.id)
 	}
+	if e.from != "" {
+		delete(st.Groups, e.from)
+		delete(st.Pending, e.from)
+		reconcile.MoveChildren(st, e.from, e.id)
+	}
 	st.Groups[e.id] = e.a
+	delete(st.Pending, e.id)
 	return nil
 }

@@ -1,0 +1,328 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// create gets or creates g. When the group already existed, create changed
+// nothing: its token is recorded at once, then an update corrects it. The
+// intent is journaled first, so that a create whose answer is lost is
+// still known as this state's own.
+func (r *run) create(res *Result, g *Group) error {
+	if err := r.intend(&Intent{Op: OpCreate, ID: g.ID}, false); err != nil {
+		return err
+	}
+	at := &attempt{}
+	rem, err := r.call(res, at, func(ctx context.Context) (Remote, error) { return r.API.CreateGroup(ctx, g) }, func(rem Remote) error {
+		if err := r.check(g.ID, rem); err != nil {
+			return err
+		}
+		now := r.clock.Now()
+		if rem.New {
+			res.New = &rem.New
+			r.learnRoot(g, rem)
+			return r.record(res, withOrigin(Merge(nil, g, rem, now), OriginCreated))
+		}
+		// Found existing: adopted. Even when an earlier attempt's answer
+		// was lost, it may have found the group made elsewhere, and only
+		// what this state surely made is its own to prune.
+		res.New = &rem.New
+		res.Action = ActionAdopt
+		return r.record(res, &Applied{Group: Group{ID: g.ID}, Token: rem.Token, EnvTag: rem.EnvTag, AppliedAt: now, Origin: OriginAdopted})
+	}, nil)
+	if err != nil {
+		r.unsettled(res, at, g.ID, err)
+		return err
+	}
+	switch {
+	case rem.New:
+		return nil
+	case rem.Found != nil && !Differs(g, rem.Found):
+		// The answer shows every managed field as the manifest wants
+		// it: the record needs them, not an update.
+		return r.record(res, Merge(r.current(g.ID), g, rem, r.clock.Now()))
+	}
+	return r.update(res, g)
+}
+
+// withOrigin sets a's origin and returns it.
+func withOrigin(a *Applied, o Origin) *Applied {
+	a.Origin = o
+	return a
+}
+
+// learnRoot keeps the name of the root level: a customer created without
+// a level is put at the root, and the answer says the level by name.
+func (r *run) learnRoot(g *Group, rem Remote) {
+	f := rootField()
+	if f == nil || rem.Found == nil || g.Managed.Has(f.Bit) && f.Text(g) != "" || !rem.Found.Managed.Has(f.Bit) {
+		return
+	}
+	if name := f.Text(&rem.Found.Group); name != "" {
+		r.mu.Lock()
+		if r.st.RootLevel == "" {
+			r.st.RootLevel = name
+		}
+		r.mu.Unlock()
+	}
+}
+
+// unsettled ends the intent on key after its call failed: a failure the
+// service cannot have acted on settles it; otherwise it stays, the group's
+// outcome is unknown, and the next run learns it.
+func (r *run) unsettled(res *Result, at *attempt, key string, err error) {
+	if at.uncertain {
+		res.Unknown = true
+		return
+	}
+	if serr := r.settle(key); serr != nil && res.Err == nil {
+		res.Err = serr
+	}
+}
+
+// update sends g's managed fields. A group deleted on the service since it
+// was recorded (in Explo's UI, say) is created again, once.
+func (r *run) update(res *Result, g *Group) error {
+	_, err := r.call(res, nil, func(ctx context.Context) (Remote, error) { return r.API.UpdateGroup(ctx, g) }, func(rem Remote) error {
+		if err := r.check(g.ID, rem); err != nil {
+			return err
+		}
+		return r.record(res, Merge(r.current(g.ID), g, rem, r.clock.Now()))
+	}, nil)
+	if errors.Is(err, ErrNotFound) && res.Action == ActionUpdate {
+		res.Action = ActionCreate
+		return r.create(res, g)
+	}
+	return err
+}
+
+// adopt takes over a group found in the service's list: its token is
+// recorded without a call, and an update follows only when it differs.
+func (r *run) adopt(res *Result, c *Change) error {
+	r.mu.Lock()
+	holder := r.holder(c.Current.Token)
+	r.mu.Unlock()
+	if holder != "" && holder != c.ID {
+		return fmt.Errorf("%w (%q): nothing of it was recorded", ErrTokenReused, holder)
+	}
+	found := *c.Current
+	found.AppliedAt = r.clock.Now()
+	found.Origin = OriginAdopted
+	if err := r.record(res, &found); err != nil || !c.Update {
+		return err
+	}
+	return r.update(res, c.Desired)
+}
+
+// rename gives the group at c.Current's id the desired id, keeping its
+// token. A lost answer is learnt by reading the group under its new id.
+func (r *run) rename(res *Result, c *Change) error {
+	rn, ok := r.API.(Renamer)
+	if !ok {
+		return errors.New("this API cannot rename")
+	}
+	g, from, token := c.Desired, c.Current.ID, c.Current.Token
+	if err := r.intend(&Intent{Op: OpRename, ID: from, To: g.ID, Token: token}, true); err != nil {
+		return err
+	}
+	at := &attempt{}
+	keep := func(rem Remote) error {
+		if err := r.check(g.ID, rem); err != nil {
+			return err
+		}
+		prev := *c.Current
+		if cur := r.current(from); cur != nil {
+			prev = *cur
+		}
+		prev.ID = g.ID
+		a := Merge(&prev, g, rem, r.clock.Now())
+		a.Origin = prev.Origin
+		return r.move(res, from, a)
+	}
+	_, err := r.call(res, at, func(ctx context.Context) (Remote, error) { return rn.RenameGroup(ctx, from, g) }, keep, func() (Remote, bool, error) {
+		return r.learnRename(res, from, g.ID, token)
+	})
+	if errors.Is(err, ErrNotFound) {
+		// The old id is gone: renamed by an attempt whose answer was
+		// lost, or deleted.
+		var rem Remote
+		var done bool
+		if rem, done, err = r.learnRename(res, from, g.ID, token); err == nil {
+			if done {
+				return keep(rem)
+			}
+			err = fmt.Errorf("%q no longer exists on the service, and %q does not either: nothing was renamed", from, g.ID)
+		}
+	}
+	if err != nil {
+		r.unsettled(res, at, g.ID, err)
+	}
+	return err
+}
+
+// learnRename reads the group under its new id: there with the token it
+// had, the rename happened.
+func (r *run) learnRename(res *Result, from, to, token string) (Remote, bool, error) {
+	a, err := r.get(res, to)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Remote{}, false, nil
+	case err != nil:
+		return Remote{}, false, fmt.Errorf("the rename's answer was lost, and reading %q failed too (the next run learns the outcome): %w", to, err)
+	case a.Token != token:
+		return Remote{}, false, fmt.Errorf("%q exists on the service with another token: not renamed from %q", to, from)
+	}
+	return Remote{ID: a.ID, Token: a.Token, EnvTag: a.EnvTag}, true, nil
+}
+
+// get reads one group, under the run's limiter and retries.
+func (r *run) get(res *Result, id string) (*Applied, error) {
+	getter, ok := r.API.(Getter)
+	if !ok {
+		return nil, errors.New("this API cannot read a group")
+	}
+	var got *Applied
+	_, err := r.call(res, nil, func(ctx context.Context) (Remote, error) {
+		a, err := getter.GetGroup(ctx, id)
+		if err != nil {
+			return Remote{}, err
+		}
+		if NormalID(a.ID) != id {
+			return Remote{}, fmt.Errorf("%w (%q)", ErrWrongGroup, a.ID)
+		}
+		if a.Token == "" {
+			return Remote{}, errors.New("the answer has no token")
+		}
+		got = a
+		return Remote{ID: a.ID, Token: a.Token, EnvTag: a.EnvTag}, nil
+	}, func(Remote) error { return nil }, nil)
+	return got, err
+}
+
+// delete deletes an owned group that no manifest lists, once the service
+// shows no children below it. A 404 means gone only when reading the
+// group agrees; a token rotated since is learnt, and the delete made with
+// it.
+func (r *run) delete(res *Result, c *Change) error {
+	if c.Gone {
+		return r.forget(c.ID)
+	}
+	d, ok := r.API.(Deleter)
+	if !ok {
+		return errors.New("this API cannot delete")
+	}
+	if err := r.noChildren(res, c.ID); err != nil {
+		return err
+	}
+	token := c.Current.Token
+	if cur := r.current(c.ID); cur != nil {
+		token = cur.Token
+	}
+	for retried := false; ; retried = true {
+		_, err := r.call(res, nil, func(ctx context.Context) (Remote, error) { return d.DeleteGroup(ctx, c.ID, token) },
+			func(Remote) error { return r.forget(c.ID) }, nil)
+		switch {
+		case errors.Is(err, ErrHasChildren):
+			return fmt.Errorf("the service refused: %q has children (%w)", c.ID, err)
+		case !errors.Is(err, ErrNotFound) || retried:
+			return err
+		}
+		a, gerr := r.get(res, c.ID)
+		switch {
+		case errors.Is(gerr, ErrNotFound):
+			return r.forget(c.ID)
+		case gerr != nil:
+			return fmt.Errorf("the service does not know the token, and reading %q failed: %w", c.ID, gerr)
+		case a.Token == token:
+			return fmt.Errorf("the service refused the token that reading %q shows (%w): not deleted", c.ID, err)
+		}
+		if err := r.check(c.ID, Remote{ID: a.ID, Token: a.Token}); err != nil {
+			return err
+		}
+		learnt := *r.current(c.ID)
+		learnt.Token, learnt.EnvTag = a.Token, keep(a.EnvTag, learnt.EnvTag)
+		if err := r.record(nil, &learnt); err != nil {
+			return err
+		}
+		token = a.Token
+	}
+}
+
+// noChildren refuses to delete id while the service lists children below
+// it: under one revision of the API they would go with it, under the
+// other the delete is refused.
+func (r *run) noChildren(res *Result, id string) error {
+	l, ok := r.API.(Lister)
+	if !ok {
+		return nil
+	}
+	var children []string
+	calls := 0
+	err := r.list(l, ListQuery{Parent: id}, &calls, res, func(g *Applied) error {
+		children = append(children, g.ID)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("could not list the children of %q before deleting it: %w", id, err)
+	}
+	if len(children) > 0 {
+		return fmt.Errorf("not deleted: the service holds customers below it (%s), which the plan did not know", quoteList(children))
+	}
+	return nil
+}
+
+// rotate gives a group a new token. The old token dies with the call, so a
+// call whose answer is lost is never repeated blindly: reading the group
+// tells whether it rotated.
+func (r *run) rotate(res *Result, c *Change) error {
+	rot, ok := r.API.(Rotator)
+	if !ok {
+		return errors.New("this API cannot rotate tokens")
+	}
+	old := c.Current.Token
+	if err := r.intend(&Intent{Op: OpRotate, ID: c.ID, Token: old}, true); err != nil {
+		return err
+	}
+	at := &attempt{}
+	keep := func(rem Remote) error {
+		if err := r.check(c.ID, rem); err != nil {
+			return err
+		}
+		if rem.Token == old {
+			return errors.New("the answer carries the old token: nothing of it was recorded")
+		}
+		cur := r.current(c.ID)
+		return r.record(res, Merge(cur, &cur.Group, rem, r.clock.Now()))
+	}
+	learn := func() (Remote, bool, error) {
+		a, err := r.get(res, c.ID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return Remote{}, false, fmt.Errorf("%q no longer exists on the service", c.ID)
+		case err != nil:
+			return Remote{}, false, fmt.Errorf("the rotation's answer was lost, and reading the customer failed too (the next run learns the new token): %w", err)
+		case a.Token == old:
+			return Remote{}, false, nil // not rotated: the old token still works
+		}
+		return Remote{ID: a.ID, Token: a.Token, EnvTag: a.EnvTag}, true, nil
+	}
+	_, err := r.call(res, at, func(ctx context.Context) (Remote, error) { return rot.RotateToken(ctx, c.ID, old) }, keep, learn)
+	if errors.Is(err, ErrNotFound) {
+		// The service does not know the old token: rotated already (in
+		// Explo's UI, or by an attempt whose answer was lost).
+		var rem Remote
+		var done bool
+		if rem, done, err = learn(); err == nil {
+			if done {
+				return keep(rem)
+			}
+			err = errors.New("the service refused the token it still shows: not rotated")
+		}
+	}
+	if err != nil {
+		r.unsettled(res, at, c.ID, err)
+	}
+	return err
+}
