@@ -62,6 +62,9 @@ type request struct {
 	// secrets are the customer tokens the request carries, which an
 	// answer must never bring to the screen.
 	secrets []string
+	// array accepts a success answer that is a JSON array rather than an
+	// object, for lists whose shape is not documented.
+	array bool
 }
 
 // do sends req and decodes a 2xx JSON answer into out, which must have a
@@ -115,7 +118,7 @@ func (c *Client) decode(req request, resp *http.Response, data []byte, out inter
 		e.retryAfter, e.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return e
 	}
-	if !isJSON || json.Unmarshal(data, out) != nil {
+	if !(isJSON || req.array && jsonArray(data)) || json.Unmarshal(data, out) != nil {
 		return &Error{Status: status, GroupID: req.id, Kind: reconcile.ErrNotAPI, Message: notDocumented(len(data))}
 	}
 	if !out.ok() {
@@ -133,6 +136,12 @@ func (c *Client) decode(req request, resp *http.Response, data []byte, out inter
 func jsonObject(data []byte) bool {
 	t := bytes.TrimSpace(data)
 	return len(t) > 0 && t[0] == '{' && json.Valid(t)
+}
+
+// jsonArray reports whether data is exactly one JSON array.
+func jsonArray(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	return len(t) > 0 && t[0] == '[' && json.Valid(t)
 }
 
 func redirectMessage(resp *http.Response) string {

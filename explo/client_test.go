@@ -263,7 +263,7 @@ func TestClient_AgainstSandbox(t *testing.T) {
 }
 
 func TestCustomers_AgainstSandbox(t *testing.T) {
-	for _, style := range []string{"total_count", "count"} {
+	for _, style := range []string{sandbox.ListTotalCount, sandbox.ListCount, sandbox.ListCamel} {
 		t.Run(style, func(t *testing.T) {
 			sb := sandbox.New(sandbox.Config{Token: token, Quota: -1, ListStyle: style})
 			ts := httptest.NewServer(sb)

@@ -80,6 +80,9 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrNotFound marks an update of a group that does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrHasChildren marks a delete the service refused because the group
+	// has children (a revision of the service that does not cascade).
+	ErrHasChildren = errors.New("has children")
 	// ErrUnreachable marks a failure to connect at all: a refused
 	// connection, an unknown host, a TLS failure.
 	ErrUnreachable = errors.New("unreachable")
