@@ -118,7 +118,7 @@ func (c *Client) decode(req request, resp *http.Response, data []byte, out inter
 		e.retryAfter, e.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return e
 	}
-	if !(isJSON || req.array && jsonArray(data)) || json.Unmarshal(data, out) != nil {
+	if !(isJSON || req.array && jsonArray(data)) || decodeInto(data, out) != nil {
 		return &Error{Status: status, GroupID: req.id, Kind: reconcile.ErrNotAPI, Message: notDocumented(len(data))}
 	}
 	if !out.ok() {
@@ -136,6 +136,19 @@ func (c *Client) decode(req request, resp *http.Response, data []byte, out inter
 func jsonObject(data []byte) bool {
 	t := bytes.TrimSpace(data)
 	return len(t) > 0 && t[0] == '{' && json.Valid(t)
+}
+
+// rawDecoder is an answer that reads its JSON itself. data is valid JSON:
+// decode has checked it, so the answer need not pay for a second check.
+type rawDecoder interface {
+	decodeRaw(data []byte) error
+}
+
+func decodeInto(data []byte, out any) error {
+	if r, ok := out.(rawDecoder); ok {
+		return r.decodeRaw(data)
+	}
+	return json.Unmarshal(data, out)
 }
 
 // jsonArray reports whether data is exactly one JSON array.

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
+	"strings"
 
 	"groupsync/reconcile"
 )
@@ -17,9 +17,10 @@ import (
 // to snake_case before the typed decode, so one [Customer] reads them all.
 type listAnswer struct{ listResponse }
 
-// UnmarshalJSON normalises the keys of the page and of each customer, then
-// decodes the page.
-func (a *listAnswer) UnmarshalJSON(data []byte) error {
+// decodeRaw normalises the keys of the page and of each customer, then
+// decodes the page. It is not UnmarshalJSON, which encoding/json would
+// make scan the page twice more.
+func (a *listAnswer) decodeRaw(data []byte) error {
 	norm, err := snakePage(data)
 	if err != nil {
 		return err
@@ -28,63 +29,211 @@ func (a *listAnswer) UnmarshalJSON(data []byte) error {
 }
 
 // snakePage rewrites the keys of a page of the list, and of the customers
-// in it, in snake_case. Only those keys: the keys inside properties and
-// mappings are the user's, and stay as they are. A page that does not
-// need it is returned as it came.
+// in it, in snake_case: the page's own keys, those of results when it is
+// an object, and those of each customer of results or results.customers.
+// Only those: the keys inside properties and mappings are the user's, and
+// stay as they are. data must be valid JSON (see [rawDecoder]). It is one
+// pass over the bytes that copies every value
+// as it is, and a page that needs no rewriting is returned as it came,
+// without a copy. Two spellings of one key in an object are an error
+// unless they carry the same value: the page would say two things.
 func snakePage(data []byte) ([]byte, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, err
-	}
-	changed, err := snakeKeys(top)
+	w := &rewriter{d: data}
+	i, err := w.value(w.space(0), levelPage)
 	if err != nil {
 		return nil, err
 	}
-	results, ok := top["results"]
-	if !ok {
-		return reencode(data, top, changed)
-	}
-	var inner map[string]json.RawMessage
-	switch first(results) {
-	case '[':
-		more, err := snakeList(&results)
-		if err != nil {
-			return nil, err
-		}
-		top["results"], changed = results, changed || more
-	case '{':
-		if err := json.Unmarshal(results, &inner); err != nil {
-			return nil, err
-		}
-		more, err := snakeKeys(inner)
-		if err != nil {
-			return nil, err
-		}
-		if list, ok := inner["customers"]; ok && first(list) == '[' {
-			listChanged, err := snakeList(&list)
-			if err != nil {
-				return nil, err
-			}
-			inner["customers"], more = list, more || listChanged
-		}
-		if more {
-			if top["results"], err = json.Marshal(inner); err != nil {
-				return nil, err
-			}
-			changed = true
-		}
-	}
-	return reencode(data, top, changed)
-}
-
-func reencode(data []byte, m map[string]json.RawMessage, changed bool) ([]byte, error) {
-	if !changed {
+	if !w.changed {
 		return data, nil
 	}
-	return json.Marshal(m)
+	return append(w.out, data[i:]...), nil
 }
 
-func first(raw json.RawMessage) byte {
+// level is where the rewriter is in a page: whose keys it rewrites.
+type level int
+
+const (
+	levelNone      level = iota // a value copied as it is
+	levelPage                   // the page object
+	levelResults                // results, when an object
+	levelCustomers              // a list of customers
+	levelCustomer               // one customer
+)
+
+// inner is the level of the value of key in an object at l.
+func (l level) inner(key []byte) level {
+	switch {
+	case l == levelPage && string(key) == "results":
+		return levelResults
+	case l == levelResults && string(key) == "customers":
+		return levelCustomers
+	}
+	return levelNone
+}
+
+// rewriter copies a JSON text (known to be valid) to out, rewriting keys.
+// Until the first key that changes, out stays empty: the text so far is
+// data's own.
+type rewriter struct {
+	d, out  []byte
+	changed bool
+	// keys caches the rewriting of each key: a page repeats the same
+	// dozen keys a thousand times.
+	keys map[string]snakeKey
+}
+
+// snakeKey is a key in snake_case, bare and quoted, or none when the key
+// needs no rewriting.
+type snakeKey struct{ bare, quoted []byte }
+
+func (w *rewriter) snake(raw []byte) snakeKey {
+	if !hasUpper(raw) {
+		return snakeKey{}
+	}
+	if k, ok := w.keys[string(raw)]; ok {
+		return k
+	}
+	var k snakeKey
+	if s, ok := snakeBytes(raw); ok {
+		k = snakeKey{s, quoteKey(s)}
+	}
+	if w.keys == nil {
+		w.keys = map[string]snakeKey{}
+	}
+	if len(w.keys) < 1000 {
+		w.keys[string(raw)] = k
+	}
+	return k
+}
+
+func (w *rewriter) emit(b ...byte) {
+	if w.changed {
+		w.out = append(w.out, b...)
+	}
+}
+
+// change starts the copy: data up to at, as it is.
+func (w *rewriter) change(at int) {
+	if !w.changed {
+		w.out = append(make([]byte, 0, len(w.d)+len(w.d)/8), w.d[:at]...)
+		w.changed = true
+	}
+}
+
+// space copies white space from i on and returns where it ends.
+func (w *rewriter) space(i int) int {
+	j := i
+	for j < len(w.d) && (w.d[j] == ' ' || w.d[j] == '\t' || w.d[j] == '\n' || w.d[j] == '\r') {
+		j++
+	}
+	w.emit(w.d[i:j]...)
+	return j
+}
+
+// value copies the value at i, at level l, and returns where it ends.
+func (w *rewriter) value(i int, l level) (int, error) {
+	switch {
+	case w.d[i] == '{' && (l == levelPage || l == levelResults):
+		return w.object(i, l)
+	case w.d[i] == '[' && (l == levelResults || l == levelCustomers):
+		return w.array(i)
+	}
+	j := skipValue(w.d, i)
+	w.emit(w.d[i:j]...)
+	return j, nil
+}
+
+// array copies a list of customers.
+func (w *rewriter) array(i int) (int, error) {
+	w.emit('[')
+	i = w.space(i + 1)
+	for w.d[i] != ']' {
+		var err error
+		if w.d[i] == '{' {
+			i, err = w.object(i, levelCustomer)
+		} else {
+			i, err = w.value(i, levelNone)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if i = w.space(i); w.d[i] == ',' {
+			w.emit(',')
+			i = w.space(i + 1)
+		}
+	}
+	w.emit(']')
+	return i + 1, nil
+}
+
+// object copies an object at level l (never levelNone), rewriting its
+// keys.
+func (w *rewriter) object(i int, l level) (int, error) {
+	type entry struct{ key, val []byte }
+	var buf [16]entry
+	seen := buf[:0]
+	w.emit('{')
+	i = w.space(i + 1)
+	for w.d[i] != '}' {
+		end := skipValue(w.d, i)
+		key := w.d[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var k string
+			if err := json.Unmarshal(w.d[i:end], &k); err != nil {
+				return 0, err
+			}
+			key = []byte(k)
+		}
+		if s := w.snake(key); s.bare != nil {
+			w.change(i)
+			key = s.bare
+			w.out = append(w.out, s.quoted...)
+		} else {
+			w.emit(w.d[i:end]...)
+		}
+		i = w.space(end)
+		w.emit(':')
+		i = w.space(i + 1)
+		start := i
+		var err error
+		if i, err = w.value(i, l.inner(key)); err != nil {
+			return 0, err
+		}
+		val := w.d[start:i]
+		for _, e := range seen {
+			if bytes.Equal(e.key, key) && !bytes.Equal(e.val, val) {
+				return 0, fmt.Errorf("the answer gives %q twice, with different values", key)
+			}
+		}
+		seen = append(seen, entry{key, val})
+		if i = w.space(i); w.d[i] == ',' {
+			w.emit(',')
+			i = w.space(i + 1)
+		}
+	}
+	w.emit('}')
+	return i + 1, nil
+}
+
+// snakeBytes is the snake_case of a key, and whether it differs.
+func snakeBytes(key []byte) ([]byte, bool) {
+	if !hasUpper(key) {
+		return nil, false
+	}
+	return []byte(snake(string(key))), true
+}
+
+func hasUpper(b []byte) bool {
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// first is the first byte of a JSON value, 0 for none.
+func first(raw []byte) byte {
 	t := bytes.TrimLeft(raw, " \t\r\n")
 	if len(t) == 0 {
 		return 0
@@ -92,73 +241,53 @@ func first(raw json.RawMessage) byte {
 	return t[0]
 }
 
-// snakeList rewrites the keys of each customer object of a JSON array in
-// place, and reports whether any changed. Elements that are not objects
-// are left for the typed decode to refuse.
-func snakeList(list *json.RawMessage) (bool, error) {
-	var items []json.RawMessage
-	if err := json.Unmarshal(*list, &items); err != nil {
-		return false, err
-	}
-	changed := false
-	for i, item := range items {
-		if first(item) != '{' || !camelKey.Match(item) {
-			continue
-		}
-		var c map[string]json.RawMessage
-		if err := json.Unmarshal(item, &c); err != nil {
-			return false, err
-		}
-		more, err := snakeKeys(c)
-		if err != nil {
-			return false, err
-		}
-		if more {
-			if items[i], err = json.Marshal(c); err != nil {
-				return false, err
-			}
-			changed = true
-		}
-	}
-	if changed {
-		var err error
-		*list, err = json.Marshal(items)
-		return true, err
-	}
-	return false, nil
+func quoteKey(s []byte) []byte {
+	b, _ := json.Marshal(string(s))
+	return b
 }
 
-// camelKey finds, anywhere in an object, a key that has an upper-case
-// letter: a customer without one needs no rewriting, which spares the
-// snake_case revision every extra decode. It may also match a key inside
-// properties, which only costs the rewrite.
-var camelKey = regexp.MustCompile(`"[a-z0-9_]*[A-Z][A-Za-z0-9_]*"\s*:`)
-
-// snakeKeys renames the keys of m to snake_case, and reports whether any
-// changed. Two spellings of one key are an error unless they carry the
-// same value: the page would say two things.
-func snakeKeys(m map[string]json.RawMessage) (bool, error) {
-	changed := false
-	for k, v := range m {
-		s := snake(k)
-		if s == k {
-			continue
+// skipValue returns where the valid JSON value at i ends.
+func skipValue(d []byte, i int) int {
+	switch d[i] {
+	case '"':
+		j := i + 1
+		for j < len(d) && d[j] != '"' {
+			if d[j] == '\\' {
+				j++
+			}
+			j++
 		}
-		if other, ok := m[s]; ok && !bytes.Equal(bytes.TrimSpace(other), bytes.TrimSpace(v)) {
-			return false, fmt.Errorf("the answer has both %q and %q", s, k)
+		return j + 1
+	case '{', '[':
+		depth, j := 0, i
+		for j < len(d) {
+			switch d[j] {
+			case '"':
+				j = skipValue(d, j)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+			j++
 		}
-		delete(m, k)
-		m[s] = v
-		changed = true
+		return j
 	}
-	return changed, nil
+	j := i
+	for j < len(d) && !strings.ContainsRune(",}] \t\r\n", rune(d[j])) {
+		j++
+	}
+	return j
 }
 
 // snake turns a camelCase key into snake_case: providedId is provided_id,
 // isDemoGroup is_demo_group, and a run of capitals is one word (providedID
 // is provided_id). A key without an ASCII capital is returned as it is.
 func snake(key string) string {
-	if !bytes.ContainsAny([]byte(key), "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+	if !hasUpper([]byte(key)) {
 		return key
 	}
 	b := make([]byte, 0, len(key)+4)

@@ -94,6 +94,7 @@ func TestCustomers_ListShapes(t *testing.T) {
 		{"CamelTwiceDiffering", `{"totalCount": 1, "total_count": 2, "results": {"customers": []}}`, "", false, reconcile.ErrNotAPI},
 		{"CustomerTwiceDiffering", `{"total_count": 1, "results": {"customers": [{"providedId": "a", "provided_id": "b"}]}}`, "", false, reconcile.ErrNotAPI},
 		{"MixedPage", `{"total_count": 2, "results": {"customers": [{"providedId": "a"}, {"provided_id": "b"}]}}`, "a,b", false, nil},
+		{"EscapedKeys", `{"total\u0043ount": 1, "results": {"customers": [{"provided\u0049d": "a", "x\u0041": {"yZ": 1}}]}}`, "a", false, nil},
 		{"CountCamel", `{"count": 1, "next": null, "results": [{"providedId": "a", "accessGroup": "Production"}]}`, "a", false, nil},
 		{"ResultsNotAList", `{"totalCount": 1, "results": {"customers": 7}}`, "", false, reconcile.ErrNotAPI},
 		{"CustomerNotAnObject", `{"totalCount": 1, "results": {"customers": ["a"]}}`, "", false, reconcile.ErrNotAPI},
@@ -193,4 +194,93 @@ func TestCustomers_ListHostile(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The answers of the lists are input: whatever they hold, reading them
+// never panics, a normalised page is JSON whose keys need no second pass,
+// and every tag read has a name.
+func FuzzListAnswers(f *testing.F) {
+	f.Add([]byte(`{"totalCount": 2, "results": {"customers": [{"providedId": "a", "groupTags": ["x"], "properties": {"fooBar": 1}}, {"provided_id": "b"}]}}`))
+	f.Add([]byte(`{"count": 1, "next": null, "previous": null, "results": [{"provided_id": "a", "parentProvidedId": null}]}`))
+	f.Add([]byte(`{"success": 1, "group_tags": [{"name": "gold"}, "silver"]}`))
+	f.Add([]byte(`["gold", {"name": "eu"}]`))
+	f.Add([]byte(`{"HTTPStatus": 1, "total_count": 1, "totalCount": 1}`))
+	f.Add([]byte(`{"total\u0043ount": 1, "results": [{"provided\u005fid": "a", "providedId": "a", "x": {"yZ": 1}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			// The client checks an answer before it is read.
+		} else if norm, err := snakePage(data); err == nil {
+			if !json.Valid(norm) {
+				t.Fatalf("snakePage(%q) = %q, not JSON", data, norm)
+			}
+			again, err := snakePage(norm)
+			if err != nil || string(again) != string(norm) {
+				t.Fatalf("a second pass changed %q into %q (%v)", norm, again, err)
+			}
+			var got any
+			json.Unmarshal(norm, &got)
+			if want := referenceSnake(data); !reflect.DeepEqual(got, want) {
+				t.Fatalf("snakePage(%q) reads as\n%v\nwant\n%v", data, got, want)
+			}
+		}
+		var page listAnswer
+		if json.Valid(data) && page.decodeRaw(data) == nil {
+			if list, err := page.customers(); err == nil {
+				for i := range list {
+					applied(&list[i])
+				}
+			}
+		}
+		var tags tagsAnswer
+		if json.Unmarshal(data, &tags) == nil && tags.err == nil {
+			for _, n := range tags.names {
+				if n == "" {
+					t.Fatalf("an empty tag name from %q", data)
+				}
+			}
+		}
+	})
+}
+
+// referenceSnake is what snakePage must mean, the slow way: decode,
+// rename the keys at each level, and nothing below.
+func referenceSnake(data []byte) any {
+	var v any
+	json.Unmarshal(data, &v)
+	rename := func(v any) any {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v
+		}
+		out := map[string]any{}
+		for k, x := range m {
+			out[snake(k)] = x // spellings of one key carry one value, or snakePage refused
+		}
+		return out
+	}
+	customers := func(v any) any {
+		list, ok := v.([]any)
+		if !ok {
+			return v
+		}
+		for i, c := range list {
+			list[i] = rename(c)
+		}
+		return list
+	}
+	page, ok := rename(v).(map[string]any)
+	if !ok {
+		return v
+	}
+	switch r := page["results"].(type) {
+	case []any:
+		page["results"] = customers(r)
+	case map[string]any:
+		inner := rename(r).(map[string]any)
+		if list, ok := inner["customers"]; ok {
+			inner["customers"] = customers(list)
+		}
+		page["results"] = inner
+	}
+	return page
 }
