@@ -34,4 +34,6 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzQuote -fuzztime $(FUZZTIME) ./internal/canonjson
 	$(GO) test -run '^$$' -fuzz FuzzDescribe -fuzztime $(FUZZTIME) ./explo
 	$(GO) test -run '^$$' -fuzz FuzzSet -fuzztime $(FUZZTIME) ./internal/fieldjson
+	$(GO) test -run '^$$' -fuzz FuzzListAnswers -fuzztime $(FUZZTIME) ./explo
+	$(GO) test -run '^$$' -fuzz FuzzParseSeed -fuzztime $(FUZZTIME) ./sandbox
 	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./internal/textsafe

@@ -277,7 +277,7 @@ func TestApply_ShortRunsAlwaysEnd(t *testing.T) {
 }
 
 func TestApply_ConvergesThroughFaults(t *testing.T) {
-	e := newEnv(t, sandbox.Config{FailRate: 0.2, SlowDelay: 300 * time.Millisecond, Seed: 7})
+	e := newEnv(t, sandbox.Config{FailRate: 0.2, SlowDelay: 300 * time.Millisecond, FaultSeed: 7})
 	m := e.write("customers.csv", customers(120, nil, nil))
 	_, stderr, code := e.run("apply", "-f", m, "--timeout", "100ms", "--concurrency", "8", "--max-attempts", "10")
 	if code != 0 {

@@ -91,10 +91,12 @@ func exitsCommand(ts *testscript.TestScript, neg bool, args []string) {
 //	sb groups N             the service holds exactly N groups
 //	sb tokens FILE          every ok row of the report FILE has the service's token
 //	sb token ID             print the group's token on stdout
+//	sb lose N PATH          act on the next N requests to PATH, then drop the connection
+//	sb delete-children MODE the revision of delete_customer: cascade or refuse
 func sbCommand(ts *testscript.TestScript, neg bool, args []string) {
 	sb := ts.Value(sbKey{}).(*sandbox.Server)
 	if len(args) == 0 {
-		ts.Fatalf("usage: sb put|rename|delete|hostile|reject|reset|calls|groups|tokens|token ...")
+		ts.Fatalf("usage: sb put|rename|delete|hostile|reject|reset|calls|groups|tokens|token|lose|delete-children ...")
 	}
 	check := func(ok bool, format string, a ...any) {
 		if ok == neg {
@@ -146,6 +148,11 @@ func sbCommand(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	case "token":
 		fmt.Fprintln(ts.Stdout(), sb.Groups()[rest[0]].Token)
+	case "lose":
+		sb.LoseAnswers(rest[1], atoi(rest[0]))
+	case "delete-children":
+		check(slices.Contains(sandbox.DeleteModes, sandbox.DeleteMode(rest[0])), "unknown mode %q", rest[0])
+		sb.SetDeleteChildren(sandbox.DeleteMode(rest[0]))
 	default:
 		ts.Fatalf("sb: unknown command %q", cmd)
 	}

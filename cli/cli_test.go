@@ -147,24 +147,25 @@ func TestProgress_LogGoesAboveTheBar(t *testing.T) {
 
 // groupsync sandbox serves both APIs until interrupted, and keeps its
 // store in --data.
-func TestSandboxCommand(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "data.json")
+// runSandbox starts `groupsync sandbox` with args and returns its URL,
+// the lines it printed after the first, a function that calls it with
+// the token t0k, and one that stops it and returns its error.
+func runSandboxCommand(t *testing.T, args ...string) (url string, lines *bufio.Reader, call func(method, path, body string) (int, string), stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"sandbox", "--addr", "127.0.0.1:0", "--token", "t0k", "--rate", "5/s", "--limiter", "bucket", "--burst", "5",
-			"--retry-after", "date", "--latency", "1ms", "--fail-rate", "0", "--faults", "500", "--slow", "1s", "--seed", "3",
-			"--levels", "Top,Bottom", "--tags", "x,y", "--list-style", "count", "--data", data}, IO{Stdout: w, Stderr: io.Discard})
+		done <- Run(ctx, append([]string{"sandbox", "--addr", "127.0.0.1:0", "--token", "t0k"}, args...), IO{Stdout: w, Stderr: io.Discard})
 		w.Close()
 	}()
-	line, err := bufio.NewReader(r).ReadString('\n')
+	lines = bufio.NewReader(r)
+	line, err := lines.ReadString('\n')
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(err, <-done)
 	}
-	url := strings.TrimSpace(strings.TrimPrefix(line, "sandbox: serving the Explo API on "))
-	go io.Copy(io.Discard, r)
-	call := func(method, path, body string) (int, string) {
+	url = strings.TrimSpace(strings.TrimPrefix(line, "sandbox: serving the Explo API on "))
+	call = func(method, path, body string) (int, string) {
 		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
 		req.Header.Set("Explo-Authorization", "Token t0k")
 		resp, err := http.DefaultClient.Do(req)
@@ -175,6 +176,25 @@ func TestSandboxCommand(t *testing.T) {
 		data, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, resp.Header.Get("Retry-After") + string(data)
 	}
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		go io.Copy(io.Discard, lines)
+		return <-done
+	}
+	t.Cleanup(func() { stop() })
+	return url, lines, call, stop
+}
+
+func TestSandboxCommand(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data.json")
+	_, _, call, stop := runSandboxCommand(t, "--rate", "5/s", "--limiter", "bucket", "--burst", "5",
+		"--retry-after", "date", "--latency", "1ms", "--fail-rate", "0", "--faults", "500", "--slow", "1s", "--fault-seed", "3",
+		"--levels", "Top,Bottom", "--tags", "x,y", "--list-style", "count", "--data", data)
 	for _, c := range []struct{ method, path, body, want string }{
 		{"POST", "/api/create_user_group/", `{"user_group_id": "a", "name": "A"}`, `"new_user_group":true`},
 		{"POST", "/api/create_customer/", `{"provided_id": "b", "name": "B", "group_tags": ["x"]}`, `"hierarchy_level":"Top"`},
@@ -190,17 +210,68 @@ func TestSandboxCommand(t *testing.T) {
 	if code, got := call("GET", "/v2/api/customers/", ``); code != 429 || !strings.Contains(got, "GMT") {
 		t.Errorf("over the limit: %d %s", code, got)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	saved, _ := os.ReadFile(data)
 	if !strings.Contains(string(saved), `"provided_id": "a"`) || !strings.Contains(string(saved), `"provided_id": "c"`) {
 		t.Errorf("--data holds %s", saved)
 	}
-	for _, bad := range [][]string{{"--addr", "0.0.0.0:8089"}, {"--hostile", "nice"}, {"--limiter", "leaky"}, {"--rate", "NaN"}, {"--retry-after", "soon"}, {"--fail-rate", "2"}} {
+	for _, bad := range [][]string{{"--addr", "0.0.0.0:8089"}, {"--hostile", "nice"}, {"--limiter", "leaky"}, {"--rate", "NaN"}, {"--retry-after", "soon"}, {"--fail-rate", "2"},
+		{"--list-style", "snake"}, {"--delete-children", "orphan"}, {"--seed", filepath.Join(t.TempDir(), "missing.csv")}} {
 		if err := Run(context.Background(), append([]string{"sandbox"}, bad...), IO{Stdout: io.Discard, Stderr: io.Discard}); err == nil {
 			t.Errorf("sandbox %v was accepted", bad)
 		}
+	}
+}
+
+// The revisions of the docs, the seed file and the list's hostile modes,
+// as the flags set them.
+func TestSandboxCommand_RevisionsAndSeed(t *testing.T) {
+	dir := t.TempDir()
+	seed, data := filepath.Join(dir, "seed.csv"), filepath.Join(dir, "data.json")
+	os.WriteFile(seed, []byte("provided_id,name,level,parent,tags\norg,Org,,,gold\nteam,Team,Team,org,\n"), 0o600)
+	args := []string{"--rate", "off", "--list-style", "camel", "--delete-children", "refuse", "--seed", seed, "--data", data}
+	_, lines, call, stop := runSandboxCommand(t, append(args, "--hostile", "list-duplicates")...)
+	lines.ReadString('\n') // the token
+	if note, _ := lines.ReadString('\n'); note != "sandbox: 2 customers from "+seed+"\n" {
+		t.Errorf("note %q", note)
+	}
+	if _, got := call("GET", "/v2/api/customers/?page_size=10", ``); !strings.Contains(got, `"totalCount":4`) || !strings.Contains(got, `"providedId":"team"`) ||
+		!strings.Contains(got, `"accessGroup":"Development"`) {
+		t.Errorf("camel list with duplicates: %s", got)
+	}
+	if _, got := call("GET", "/api/group_tags/", ``); !strings.Contains(got, `{"name":"gold"}`) {
+		t.Errorf("group tags: %s", got)
+	}
+	_, got := call("POST", "/api/get_customer/", `{"provided_id": "org"}`)
+	tok := regexp.MustCompile(`"token":"([0-9a-f]+)"`).FindStringSubmatch(got)
+	if tok == nil {
+		t.Fatalf("get_customer: %s", got)
+	}
+	if code, got := call("DELETE", "/api/delete_customer/", `{"current_token": "`+tok[1]+`"}`); code != 200 || !strings.Contains(got, `"success":0`) || !strings.Contains(got, "has children") {
+		t.Errorf("delete of a parent under refuse: %d %s", code, got)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Restarted on the same data, it keeps what the data file holds.
+	_, lines, call, _ = runSandboxCommand(t, args...)
+	lines.ReadString('\n')
+	if note, _ := lines.ReadString('\n'); !strings.Contains(note, "not loaded: --data "+data+" already holds 2 customers") {
+		t.Errorf("note %q", note)
+	}
+	if _, got := call("GET", "/v2/api/customers/?page_size=10", ``); !strings.Contains(got, `"totalCount":2`) {
+		t.Errorf("list after the restart: %s", got)
+	}
+	os.WriteFile(seed, []byte("provided_id,name,tags\norg,Org,platinum\n"), 0o600)
+	err := Run(context.Background(), []string{"sandbox", "--addr", "127.0.0.1:0", "--seed", seed}, IO{Stdout: io.Discard, Stderr: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), seed+`:2: tags: group tag "platinum" does not exist`) {
+		t.Errorf("a bad seed: %v", err)
+	}
+	// The fault seed was once --seed N.
+	err = Run(context.Background(), []string{"sandbox", "--addr", "127.0.0.1:0", "--seed", "3"}, IO{Stdout: io.Discard, Stderr: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "--fault-seed") {
+		t.Errorf("--seed 3: %v, want a pointer to --fault-seed", err)
 	}
 }

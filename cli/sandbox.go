@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,16 +22,18 @@ const sandboxHelp = `Usage: groupsync sandbox [--addr 127.0.0.1:8089] [flags]
 Serves a local Explo API on a loopback address, for demos and tests: the
 End User Group API and the Customer API over one store, the auth header,
 get-or-create, success: 0 errors, a rate limit answered with 429, optional
-latency and faults, and hostile modes. Stops on interrupt.
+latency and faults, and hostile modes. The revisions of Explo's docs that
+disagree are modes (--list-style, --delete-children). --seed starts it with
+customers of a file. Stops on interrupt.
 `
 
 // sandboxFlags are the sandbox's flags, as given.
 type sandboxFlags struct {
-	addr, token, rate, limiter, retryAfter, faults, hostile, data, levels, tags, listStyle string
-	burst                                                                                  int
-	latency, slow                                                                          time.Duration
-	failRate                                                                               float64
-	seed                                                                                   uint64
+	addr, token, rate, limiter, retryAfter, faults, hostile, data, levels, tags, listStyle, deleteChildren, seed string
+	burst                                                                                                        int
+	latency, slow                                                                                                time.Duration
+	failRate                                                                                                     float64
+	faultSeed                                                                                                    uint64
 }
 
 func (f *sandboxFlags) register(fs interface {
@@ -53,9 +56,11 @@ func (f *sandboxFlags) register(fs interface {
 	fs.StringVar(&f.hostile, "hostile", "", "hostile `MODES`, comma-separated: "+joinHostile())
 	fs.StringVar(&f.levels, "levels", "Organization,Department,Team", "hierarchy `LEVELS`, highest first")
 	fs.StringVar(&f.tags, "tags", "gold,silver,eu,us", "group `TAGS` that exist")
-	fs.StringVar(&f.listStyle, "list-style", "total_count", "list answers with total_count, or count (count, next, previous)")
+	fs.StringVar(&f.listStyle, "list-style", sandbox.ListTotalCount, "list answers with total_count, count (count, next, previous) or camel (totalCount, providedId, …)")
+	fs.StringVar(&f.deleteChildren, "delete-children", string(sandbox.DeleteCascade), "delete of a customer with children: cascade (deletes them too) or refuse")
 	fs.StringVar(&f.data, "data", "", "keep the groups in `PATH` between runs")
-	fs.Uint64Var(&f.seed, "seed", 0, "seed for fault injection (0: random)")
+	fs.StringVar(&f.seed, "seed", "", "customers to start with, from a .json or .csv `FILE` (with --data: only into an empty store)")
+	fs.Uint64Var(&f.faultSeed, "fault-seed", 0, "`SEED` for fault injection (0: random)")
 }
 
 func joinHostile() string {
@@ -67,8 +72,14 @@ func joinHostile() string {
 }
 
 func (f *sandboxFlags) config() (sandbox.Config, error) {
-	cfg := sandbox.Config{Token: f.token, Burst: f.burst, Latency: f.latency, FailRate: f.failRate, SlowDelay: f.slow, Seed: f.seed,
-		Levels: split(f.levels), Tags: split(f.tags), ListStyle: f.listStyle}
+	cfg := sandbox.Config{Token: f.token, Burst: f.burst, Latency: f.latency, FailRate: f.failRate, SlowDelay: f.slow, FaultSeed: f.faultSeed,
+		Levels: split(f.levels), Tags: split(f.tags), ListStyle: f.listStyle, DeleteChildren: sandbox.DeleteMode(f.deleteChildren)}
+	if !slices.Contains(sandbox.ListStyles, cfg.ListStyle) {
+		return cfg, fmt.Errorf("--list-style %q: want total_count, count or camel", f.listStyle)
+	}
+	if !slices.Contains(sandbox.DeleteModes, cfg.DeleteChildren) {
+		return cfg, fmt.Errorf("--delete-children %q: want cascade or refuse", f.deleteChildren)
+	}
 	if f.rate == "off" {
 		cfg.Quota = -1
 	} else {
@@ -146,23 +157,51 @@ func runSandbox(ctx context.Context, args []string, o IO) error {
 			return err
 		}
 	}
+	note, err := seed(srv, f.seed, f.data)
+	if err != nil {
+		return errors.Join(err, stopPersist())
+	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return errors.Join(err, stopPersist())
 	}
-	err = serve(ctx, srv, ln, cfg.Token, o.Stdout)
+	err = serve(ctx, srv, ln, cfg.Token, o.Stdout, note)
 	if perr := stopPersist(); perr != nil {
 		err = errors.Join(err, fmt.Errorf("--data %s: %w", f.data, perr))
 	}
 	return err
 }
 
-// serve answers until ctx is done.
-func serve(ctx context.Context, h http.Handler, ln net.Listener, token string, stdout io.Writer) error {
+// seed loads the --seed file into the store, and says what it did. A
+// store that --data filled on an earlier run is kept as it is: the seed is
+// what a new sandbox starts with, and the data file what it became.
+func seed(srv *sandbox.Server, path, data string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	if n := len(srv.Groups()); n > 0 {
+		return fmt.Sprintf("sandbox: --seed %s not loaded: --data %s already holds %d customers", path, data, n), nil
+	}
+	n, err := srv.LoadSeed(path)
+	if _, isNumber := strconv.ParseUint(path, 10, 64); err != nil && isNumber == nil {
+		return "", fmt.Errorf("--seed %q: --seed takes a file of customers; the seed of fault injection is --fault-seed", path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("--seed: %w", err)
+	}
+	return fmt.Sprintf("sandbox: %d customers from %s", n, path), nil
+}
+
+// serve answers until ctx is done. The note, if any, follows the address
+// and the token.
+func serve(ctx context.Context, h http.Handler, ln net.Listener, token string, stdout io.Writer, note string) error {
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	// The sandbox's token is a throwaway for local use, so printing it is
 	// how a demo learns it; no real API token ever passes through here.
 	fmt.Fprintf(stdout, "sandbox: serving the Explo API on http://%s\nsandbox: token %s\n", ln.Addr(), token)
+	if note != "" {
+		fmt.Fprintln(stdout, note)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

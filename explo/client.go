@@ -68,6 +68,9 @@ type request struct {
 	// secrets are the customer tokens the request carries, which an
 	// answer must never bring to the screen.
 	secrets []string
+	// array accepts a success answer that is a JSON array rather than an
+	// object, for lists whose shape is not documented.
+	array bool
 }
 
 // do sends req and decodes a 2xx JSON answer into out, which must have a
@@ -122,7 +125,7 @@ func (c *Client) decode(req request, resp *http.Response, data []byte, out inter
 		e.retryAfter, e.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return e
 	}
-	if !isJSON || json.Unmarshal(data, out) != nil {
+	if !(isJSON || req.array && jsonArray(data)) || decodeInto(data, out) != nil {
 		// The service may have acted on the call: the outcome is
 		// unknown until the group is read back.
 		return &Error{Status: status, GroupID: req.id, Kind: reconcile.ErrUnreadable, Message: notDocumented(len(data))}
@@ -145,6 +148,25 @@ func (c *Client) decode(req request, resp *http.Response, data []byte, out inter
 func jsonObject(data []byte) bool {
 	t := bytes.TrimSpace(data)
 	return len(t) > 0 && t[0] == '{' && json.Valid(t)
+}
+
+// rawDecoder is an answer that reads its JSON itself. data is valid JSON:
+// decode has checked it, so the answer need not pay for a second check.
+type rawDecoder interface {
+	decodeRaw(data []byte) error
+}
+
+func decodeInto(data []byte, out any) error {
+	if r, ok := out.(rawDecoder); ok {
+		return r.decodeRaw(data)
+	}
+	return json.Unmarshal(data, out)
+}
+
+// jsonArray reports whether data is exactly one JSON array.
+func jsonArray(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	return len(t) > 0 && t[0] == '[' && json.Valid(t)
 }
 
 func redirectMessage(resp *http.Response) string {

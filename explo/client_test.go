@@ -89,11 +89,11 @@ func TestClient_Errors(t *testing.T) {
 		{"NotFoundJSON", 404, "", `{"success": 0, "message": "does not exist"}`, reconcile.ErrNotFound, "HTTP 404: does not exist", 0},
 		{"NotFoundPage", 404, "", `<html><title>Not Found</title></html>`, reconcile.ErrNotAPI, "HTTP 404: an HTML page: Not Found", 0},
 		{"MethodNotAllowedPage", 405, "", `Method Not Allowed`, reconcile.ErrNotAPI, "HTTP 405: Method Not Allowed", 0},
-		{"NotJSON", 200, "", `ok`, reconcile.ErrNotAPI, "HTTP 200: the answer is not the documented JSON (2 bytes, not shown)", 0},
+		{"NotJSON", 200, "", `ok`, reconcile.ErrUnreadable, "HTTP 200: the answer is not the documented JSON (2 bytes, not shown)", 0},
 		{"NoGroup", 200, "", `{"success": 1}`, nil, "HTTP 200: the answer has no user_group", 0},
 		{"Redirect", 301, "", ``, reconcile.ErrRedirect, "HTTP 301: the service redirected to an unnamed host; groupsync never follows a redirect, which would send the API token there (check --api-url)", 0},
 	}
-	kinds := []error{reconcile.ErrUnauthorized, reconcile.ErrRateLimited, reconcile.ErrRetryable, reconcile.ErrNotFound, reconcile.ErrNotAPI, reconcile.ErrRedirect, reconcile.ErrUnreachable}
+	kinds := []error{reconcile.ErrUnauthorized, reconcile.ErrRateLimited, reconcile.ErrRetryable, reconcile.ErrNotFound, reconcile.ErrNotAPI, reconcile.ErrRedirect, reconcile.ErrUnreachable, reconcile.ErrUnreadable}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := serve(t, func(w http.ResponseWriter, r *http.Request) {
@@ -263,7 +263,7 @@ func TestClient_AgainstSandbox(t *testing.T) {
 }
 
 func TestCustomers_AgainstSandbox(t *testing.T) {
-	for _, style := range []string{"total_count", "count"} {
+	for _, style := range []string{sandbox.ListTotalCount, sandbox.ListCount, sandbox.ListCamel} {
 		t.Run(style, func(t *testing.T) {
 			sb := sandbox.New(sandbox.Config{Token: token, Quota: -1, ListStyle: style})
 			ts := httptest.NewServer(sb)

@@ -125,25 +125,31 @@ func (cs *Customers) RotateToken(ctx context.Context, id, token string) (reconci
 	return cs.customer(ctx, request{method: http.MethodPost, path: PathRotateToken, body: body, id: id, secrets: []string{token}})
 }
 
-// DeleteGroup calls delete_customer, which also deletes every customer
-// below it.
+// DeleteGroup calls delete_customer, which, depending on the revision of
+// the service, also deletes every customer below it or refuses while there
+// are any: that refusal is an error wrapping [reconcile.ErrHasChildren].
 func (cs *Customers) DeleteGroup(ctx context.Context, id, token string) (reconcile.Remote, error) {
 	var r customerResponse
 	body := map[string]string{"current_token": token}
 	code, err := cs.c.do(ctx, request{method: http.MethodDelete, path: PathDeleteCustomer, body: body, id: id, secrets: []string{token}}, &r)
-	return reconcile.Remote{Code: code}, err
+	return reconcile.Remote{Code: code}, hasChildren(err)
 }
 
 // GetGroup calls get_customer and returns the customer as the service
-// holds it.
+// holds it, with its current token. A customer that does not exist is an
+// error wrapping [reconcile.ErrNotFound]; an answer about another customer
+// is an error.
 func (cs *Customers) GetGroup(ctx context.Context, id string) (*reconcile.Applied, error) {
 	var r customerResponse
 	code, err := cs.c.do(ctx, request{method: http.MethodPost, path: PathGetCustomer, body: map[string]string{"provided_id": id}, id: id}, &r)
 	if err != nil {
-		return nil, err
+		return nil, notFound(err)
 	}
 	if r.Customer == nil {
 		return nil, &Error{Status: code, GroupID: id, Message: "the answer has no customer"}
+	}
+	if r.Customer.ProvidedID != id {
+		return nil, &Error{Status: code, GroupID: id, Message: "the answer is about another customer, " + quote(r.Customer.ProvidedID)}
 	}
 	return applied(r.Customer)
 }
@@ -168,7 +174,8 @@ func (cs *Customers) customer(ctx context.Context, req request) (reconcile.Remot
 }
 
 // listResponse accepts both documented shapes of the list: total_count
-// with results.customers, and an older count, next and previous.
+// with results.customers, and an older count, next and previous; a
+// [listAnswer] brings the camelCase revision to these keys.
 type listResponse struct {
 	Success    *Flag           `json:"success"`
 	TotalCount *int            `json:"total_count"`
@@ -205,7 +212,7 @@ func (cs *Customers) ListGroups(ctx context.Context, q reconcile.ListQuery) (rec
 	if q.Parent != "" {
 		v.Set("parent_provided_id", q.Parent)
 	}
-	var r listResponse
+	var r listAnswer
 	code, err := cs.c.do(ctx, request{method: http.MethodGet, path: PathListCustomers, query: v}, &r)
 	page := reconcile.ListPage{Code: code, Bytes: r.size}
 	if err != nil {
@@ -249,7 +256,10 @@ func applied(c *Customer) (*reconcile.Applied, error) {
 			continue
 		}
 		raw, ok := c.Raw[f.Answer]
-		if !ok {
+		switch {
+		case !ok && f.AnswerOptional:
+			continue // not shown: not known
+		case !ok:
 			raw = json.RawMessage("null")
 		}
 		if err := fieldjson.Set(f, &a.Group, string(raw), nil); err != nil {

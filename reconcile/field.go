@@ -30,9 +30,12 @@ type Field struct {
 	// the state file, in plans and in request bodies.
 	Name string
 	// Answer is the key under which the Customer API's customer object
-	// reports the field; empty when it does not report it.
-	Answer string
-	Type   Type
+	// reports the field; empty when it does not report it. With
+	// AnswerOptional, only some revisions report it, and an answer without
+	// it leaves the field unknown.
+	Answer         string
+	AnswerOptional bool
+	Type           Type
 	// Customer is set for the fields only the Customer API knows.
 	Customer bool
 	// Ref is set for a field that names another customer by its id: it is
@@ -65,7 +68,7 @@ var Table = []*Field{
 		slot: customerSlot(func(c *Customer) any { return &c.Tags })},
 	{Bit: FieldLevel, Name: "hierarchy_level_name", Answer: "hierarchy_level", Type: TypeName, Customer: true, Root: true,
 		Empty: "the root level", slot: customerSlot(func(c *Customer) any { return &c.Level })},
-	{Bit: FieldParent, Name: "parent_provided_id", Type: TypeName, Customer: true, Ref: true,
+	{Bit: FieldParent, Name: "parent_provided_id", Answer: "parent_provided_id", AnswerOptional: true, Type: TypeName, Customer: true, Ref: true,
 		Empty: "no parent", slot: customerSlot(func(c *Customer) any { return &c.Parent })},
 }
 

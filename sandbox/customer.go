@@ -7,7 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
+	"strings"
 )
 
 // customerFields are what create_customer and update_customer take beyond
@@ -41,10 +41,15 @@ func readCustomerFields(raw map[string]json.RawMessage) (*customerFields, error)
 			return nil, err
 		}
 	}
-	if _, ok := raw["parent_provided_id"]; ok {
+	if v, ok := raw["parent_provided_id"]; ok {
 		c.HasParent = true
-		if err := str(raw, "parent_provided_id", &c.Parent); err != nil {
-			return nil, err
+		// null or "" is no parent: how update_customer removes the parent
+		// relationship, which the refusing revision of delete_customer
+		// asks for before a parent can go.
+		if string(v) != "null" && string(v) != `""` {
+			if err := str(raw, "parent_provided_id", &c.Parent); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return c, nil
@@ -65,6 +70,18 @@ func (s *Server) check(c *customerFields, id, level, parent string) error {
 	if li < 0 {
 		return fmt.Errorf("hierarchy level %q does not exist", level)
 	}
+	if g := s.groups[id]; g != nil && g.Level != level {
+		// Its children must stay below it.
+		for _, child := range s.groups {
+			if child.Parent == id && s.levelIndex(child.Level) <= li {
+				return fmt.Errorf("customer %q has the child %q at level %q, which is not lower than %q", id, child.ID, child.Level, level)
+			}
+		}
+	}
+	// A customer without a parent may be at any level that exists: the
+	// docs require a parent to be higher than its child, not a customer
+	// below the root level to have one, and create takes a level without
+	// a parent. So removing a parent keeps the customer's level.
 	if parent == "" {
 		return nil
 	}
@@ -169,8 +186,11 @@ func (s *Server) updateCustomer(req *request) (int, map[string]any) {
 	}
 	var rename string
 	if v, ok := req.raw["new_provided_id"]; ok {
-		if json.Unmarshal(v, &rename) != nil || rename == "" || s.groups[rename] != nil {
-			return s.rejected(http.StatusBadRequest, "new_provided_id: must be a new, non-empty id")
+		if json.Unmarshal(v, &rename) != nil || strings.TrimSpace(rename) == "" {
+			return s.rejected(http.StatusBadRequest, "new_provided_id: must be a non-empty string")
+		}
+		if s.groups[rename] != nil {
+			return s.rejected(http.StatusBadRequest, fmt.Sprintf("new_provided_id: a customer with provided_id %q already exists", rename))
 		}
 	}
 	f.applyTo(g)
@@ -226,14 +246,47 @@ func (s *Server) byToken(req *request) (*Group, int, map[string]any) {
 	return nil, http.StatusNotFound, map[string]any{"success": 0, "message": "No customer has this token."}
 }
 
-// deleteCustomer deletes the customer of current_token and every customer
-// below it.
+// DeleteMode is a revision of delete_customer: Explo's two references
+// contradict each other on a customer that has children.
+type DeleteMode string
+
+const (
+	// DeleteCascade deletes the customer and every customer below it, as
+	// the HTML reference says.
+	DeleteCascade DeleteMode = "cascade"
+	// DeleteRefuse refuses, with success: 0, to delete a customer while
+	// it has children, as the later Markdown reference says.
+	DeleteRefuse DeleteMode = "refuse"
+)
+
+// DeleteModes lists the revisions, for flags.
+var DeleteModes = []DeleteMode{DeleteCascade, DeleteRefuse}
+
+// hasChildrenMessage is the refusing revision's answer to the delete of a
+// customer that has children, word for word.
+const hasChildrenMessage = "You cannot delete a customer that has children. You must either delete the child customers first or remove the parent relationship from each child."
+
+// SetDeleteChildren switches the revision of delete_customer in force.
+func (s *Server) SetDeleteChildren(m DeleteMode) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.DeleteChildren = m
+}
+
+// deleteCustomer deletes the customer of current_token. Under
+// DeleteRefuse a customer with children stays, and the answer is 200 with
+// success: 0 (the docs show no status for it; a 200 is the answer a
+// careless client would take for a success). Otherwise every customer
+// below it goes too.
 func (s *Server) deleteCustomer(req *request) (int, map[string]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g, code, refusal := s.byToken(req)
 	if g == nil {
 		return code, refusal
+	}
+	if s.cfg.DeleteChildren == DeleteRefuse && s.hasChildren(g.ID) {
+		return s.rejected(http.StatusOK, hasChildrenMessage)
 	}
 	s.cascade(g.ID)
 	s.stats.Deletes++
@@ -258,62 +311,15 @@ func (s *Server) rotateToken(req *request) (int, map[string]any) {
 	return http.StatusOK, map[string]any{"success": 1, "customer": s.customer(g)}
 }
 
-// listCustomers answers one page of the customers of the token's access
-// group, in creation order. It takes page from 1 and page_size up to 1000
-// (also spelt pageSize, as the docs' own example does), and filters by
-// parent and level.
-func (s *Server) listCustomers(req *request) (int, map[string]any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats.Lists++
-	page, size := 1, 20
-	get := func(k string) string {
-		if v := req.query[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	if v := get("page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return s.rejected(http.StatusBadRequest, "page: must be a positive integer")
-		}
-		page = n
-	}
-	for _, k := range []string{"page_size", "pageSize"} {
-		if v := get(k); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 1000 {
-				return s.rejected(http.StatusBadRequest, k+": must be between 1 and 1000")
-			}
-			size = n
-		}
-	}
-	parent, level := get("parent_provided_id"), get("hierarchy_level_name")
-	var all []*Group
+// hasChildren reports whether any customer, in any access group, has id
+// as its parent. Callers hold s.mu.
+func (s *Server) hasChildren(id string) bool {
 	for _, g := range s.groups {
-		if g.AccessGroup == s.cfg.AccessGroup && (parent == "" || g.Parent == parent) && (level == "" || g.Level == level) {
-			all = append(all, g)
+		if g.Parent == id {
+			return true
 		}
 	}
-	slices.SortFunc(all, func(a, b *Group) int { return a.Seq - b.Seq })
-	from := min((page-1)*size, len(all))
-	to := min(from+size, len(all))
-	list := make([]any, 0, to-from)
-	for _, g := range all[from:to] {
-		list = append(list, s.customer(g))
-	}
-	if s.cfg.ListStyle == "count" {
-		var next, prev any
-		if to < len(all) {
-			next = fmt.Sprintf("/v2/api/customers/?page=%d&page_size=%d", page+1, size)
-		}
-		if page > 1 {
-			prev = fmt.Sprintf("/v2/api/customers/?page=%d&page_size=%d", page-1, size)
-		}
-		return http.StatusOK, map[string]any{"success": 1, "count": len(all), "next": next, "previous": prev, "results": list}
-	}
-	return http.StatusOK, map[string]any{"success": 1, "total_count": len(all), "results": map[string]any{"customers": list}}
+	return false
 }
 
 // customer is the Customer API's view of a group. Callers hold s.mu.

@@ -37,10 +37,26 @@ const (
 	// HostileNotFound answers every request with an HTML 404 page, as a
 	// wrong base URL does.
 	HostileNotFound Hostile = "not-found-page"
+
+	// The list lies; a list is input, not truth.
+
+	// HostileListSwapTokens answers the first two listed customers with
+	// each other's tokens.
+	HostileListSwapTokens Hostile = "list-swap-tokens"
+	// HostileListDuplicates lists every customer twice, the copy in
+	// another access group with another token.
+	HostileListDuplicates Hostile = "list-duplicates"
+	// HostileListEndless answers full pages of new, made-up customers
+	// forever, with a total of a billion.
+	HostileListEndless Hostile = "list-endless"
+	// HostileListOtherAccessGroup lists every other customer, from the
+	// first, in another access group than the token's.
+	HostileListOtherAccessGroup Hostile = "list-other-access-group"
 )
 
 // AllHostile lists the hostile modes, for flags and tests.
-var AllHostile = []Hostile{HostileRedirect, HostileOtherGroup, HostileSameToken, HostileNearJSON, HostileEchoToken, HostileEchoText, HostileThrottle, HostileNotFound}
+var AllHostile = []Hostile{HostileRedirect, HostileOtherGroup, HostileSameToken, HostileNearJSON, HostileEchoToken, HostileEchoText, HostileThrottle, HostileNotFound,
+	HostileListSwapTokens, HostileListDuplicates, HostileListEndless, HostileListOtherAccessGroup}
 
 // sameToken is the token HostileSameToken gives everyone.
 const sameToken = "5a4e70ce5a4e70ce5a4e70ce5a4e70ce5a4e70ce5a4e70ce"
@@ -215,4 +231,35 @@ func (s *Server) pause(r *http.Request, when PauseWhen) bool {
 	s.mu.Unlock()
 	<-g.release
 	return when == PauseAfter || (!g.dropped && r.Context().Err() == nil)
+}
+
+// LoseAnswers acts on the next n requests to path (one of the API's, such
+// as "/api/refresh_customer_token/"), then drops each connection without
+// answering: the service did the work, the client never learns it. It is
+// the deterministic form of the reset-after fault, for tests of a rotate
+// or a create whose answer was lost. n of 0 stops losing answers to path.
+func (s *Server) LoseAnswers(path string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lose == nil {
+		s.lose = map[string]int{}
+	}
+	if n <= 0 {
+		delete(s.lose, path)
+		return
+	}
+	s.lose[path] = n
+}
+
+// loseAnswer reports whether the answer to this request to path is to be
+// lost, and counts it.
+func (s *Server) loseAnswer(path string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lose[path] <= 0 {
+		return false
+	}
+	s.lose[path]--
+	s.stats.Faults++
+	return true
 }

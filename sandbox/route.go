@@ -41,6 +41,7 @@ var routes = map[string]route{
 	"/api/refresh_customer_token/": {http.MethodPost, (*Server).rotateToken, true},
 	"/api/delete_customer/":        {http.MethodDelete, (*Server).deleteCustomer, true},
 	"/v2/api/customers/":           {http.MethodGet, (*Server).listCustomers, false},
+	"/api/group_tags/":             {http.MethodGet, (*Server).groupTags, false},
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -104,6 +105,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	code, answer := rt.h(s, req)
 	if rt.mutates && !s.pause(r, pauseAfter) {
 		return
+	}
+	if s.loseAnswer(r.URL.Path) {
+		panic(http.ErrAbortHandler)
 	}
 	switch fault {
 	case FaultResetAfter:

@@ -1,13 +1,16 @@
 // Package sandbox is a local Explo API, faithful to API.md: both the End
 // User Group API and the Customer API over one store of customers, the
-// auth header, the slash rule, get-or-create, partial updates, the list
-// with its paging, delete with its cascade, token rotation, hierarchy
-// levels and group tags, success: 0 errors, and a rate limit shared by
-// every endpoint (Django REST Framework's sliding log by default, or a
-// fixed window or a token bucket). It can also misbehave on purpose:
-// latency, faults, and hostile modes (redirects, answers about another
-// group, echoed tokens, 429 storms, pages that are not the API) that the
-// client must survive.
+// auth header, the slash rule, get-or-create, partial updates and renames,
+// the list with its paging, the group tag list, delete, token rotation,
+// hierarchy levels and group tags, success: 0 errors, and a rate limit
+// shared by every endpoint (Django REST Framework's sliding log by
+// default, or a fixed window or a token bucket). Where revisions of
+// Explo's docs disagree (the list's keys, delete and children), each is a
+// mode. It starts empty, from a data file, or from a seed file of
+// customers. It can also misbehave on purpose: latency, faults, lost
+// answers, and hostile modes (redirects, answers about another group,
+// echoed tokens, 429 storms, pages that are not the API, lists that lie)
+// that the client must survive.
 //
 // `groupsync sandbox` serves it; tests wrap [New] in httptest.NewServer.
 // It shares no code with the client in explo/ on purpose: it is a second,
@@ -91,15 +94,18 @@ type Config struct {
 	Levels []string
 	// Tags are the group tags that exist; nil is gold, silver, eu, us.
 	Tags []string
-	// ListStyle "count" answers the list with count, next and previous,
-	// as an older revision of the docs shows; otherwise total_count.
+	// ListStyle is the revision of the docs the list answers by:
+	// [ListTotalCount] (the default), [ListCount] or [ListCamel].
 	ListStyle string
+	// DeleteChildren is the revision of delete_customer in force:
+	// [DeleteCascade] (the default) or [DeleteRefuse].
+	DeleteChildren DeleteMode
 	// Hostile modes, off by default.
 	Hostile []Hostile
 	// RedirectTo is where HostileRedirect sends requests.
 	RedirectTo string
-	// Seed makes fault injection reproducible; 0 picks one at random.
-	Seed uint64
+	// FaultSeed makes fault injection reproducible; 0 picks one at random.
+	FaultSeed uint64
 	// RecordRequests keeps every authorised request for [Server.Requests].
 	RecordRequests bool
 	// Now is the limiter's clock; nil is time.Now.
@@ -165,6 +171,9 @@ type Server struct {
 	hostile  map[Hostile]bool
 	answers  int // for hostile modes that vary
 	gate     *gate
+	// lose counts, per path, the requests still to be acted on and then
+	// left unanswered (see [Server.LoseAnswers]).
+	lose map[string]int
 }
 
 const teamID = 1
@@ -198,7 +207,7 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	seed := cfg.Seed
+	seed := cfg.FaultSeed
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
@@ -269,7 +278,8 @@ func (s *Server) Change(id string, edit func(*Group)) bool {
 	return true
 }
 
-// Delete deletes a group and every group below it, as Explo's UI would.
+// Delete deletes a group and every group below it, as Explo's UI would,
+// whichever revision of delete_customer is in force.
 func (s *Server) Delete(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
