@@ -32,5 +32,6 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzObject -fuzztime $(FUZZTIME) ./internal/flatjson
 	$(GO) test -run '^$$' -fuzz FuzzCanonical -fuzztime $(FUZZTIME) ./internal/canonjson
 	$(GO) test -run '^$$' -fuzz FuzzQuote -fuzztime $(FUZZTIME) ./internal/canonjson
-	$(GO) test -run '^$$' -fuzz FuzzDescribe -fuzztime $(FUZZTIME) ./explo
+	$(GO) test -run '^$$' -fuzz '^FuzzDescribe$$' -fuzztime $(FUZZTIME) ./explo
+	$(GO) test -run '^$$' -fuzz FuzzDescribeSecrets -fuzztime $(FUZZTIME) ./explo
 	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./internal/textsafe

@@ -140,6 +140,7 @@ func (cs *Customers) GetGroup(ctx context.Context, id string) (*reconcile.Applie
 	if r.Customer == nil {
 		return nil, &Error{Status: code, GroupID: id, Message: "the answer has no customer"}
 	}
+	cs.c.secrets.Add(r.Customer.Token)
 	return applied(r.Customer)
 }
 
@@ -153,6 +154,7 @@ func (cs *Customers) customer(ctx context.Context, req request) (reconcile.Remot
 		return reconcile.Remote{}, &Error{Status: code, GroupID: req.id, Message: "the answer has no customer"}
 	}
 	c := r.Customer
+	cs.c.secrets.Add(c.Token)
 	return reconcile.Remote{ID: c.ProvidedID, New: r.NewCustomer, Token: c.Token, EnvTag: c.AccessGroup, Code: code}, nil
 }
 
@@ -201,6 +203,11 @@ func (cs *Customers) ListGroups(ctx context.Context, q reconcile.ListQuery) (rec
 	if err != nil {
 		return page, &Error{Status: code, Kind: reconcile.ErrNotAPI, Message: "the list is not the documented JSON"}
 	}
+	tokens := make([]string, len(list))
+	for i := range list {
+		tokens[i] = list[i].Token
+	}
+	cs.c.secrets.Add(tokens...)
 	for i := range list {
 		a, err := applied(&list[i])
 		if err != nil {
