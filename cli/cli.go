@@ -13,6 +13,7 @@ import (
 	"io"
 	"runtime/debug"
 
+	"groupsync/explo"
 	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 )
@@ -35,6 +36,9 @@ type IO struct {
 	// Clock is the time of progress lines and of the run; nil is the
 	// system's.
 	Clock reconcile.Clock
+
+	// secrets are the run's, which stderr never carries.
+	secrets *explo.Secrets
 }
 
 func (o *IO) clock() reconcile.Clock {
@@ -83,6 +87,7 @@ func ExitCode(err error) int {
 // Main runs one command and returns its exit code, having printed any
 // error as "groupsync: error: …".
 func Main(ctx context.Context, args []string, o IO) int {
+	o = o.withSecrets()
 	err := Run(ctx, args, o)
 	if err != nil {
 		if msg := err.Error(); msg != "" {
@@ -94,6 +99,7 @@ func Main(ctx context.Context, args []string, o IO) int {
 
 // Run runs one command: args are the process's, without the program name.
 func Run(ctx context.Context, args []string, o IO) error {
+	o = o.withSecrets()
 	if o.Getenv == nil {
 		o.Getenv = func(string) string { return "" }
 	}

@@ -124,6 +124,7 @@ func (p *pipeline) readToken(need bool) error {
 	switch {
 	case err == nil:
 		p.token = token
+		p.o.keepSecret(token)
 	case need || p.cfg.TokenFile != "":
 		return err
 	}
@@ -134,6 +135,7 @@ func (p *pipeline) openState(lock bool) error {
 	if !lock {
 		st, err := state.Read(p.cfg.State)
 		p.st = st
+		p.o.keepTokens(st)
 		return err
 	}
 	store, err := state.Open(p.cfg.State, state.Options{})
@@ -141,6 +143,7 @@ func (p *pipeline) openState(lock bool) error {
 		return err
 	}
 	p.store, p.st = store, store.State()
+	p.o.keepTokens(p.st)
 	return nil
 }
 
@@ -275,6 +278,7 @@ func (p *pipeline) newApplier(record func(*reconcile.Applied) error) *reconcile.
 		return p.applier
 	}
 	c := explo.New(p.cfg.APIURL, p.token, p.cfg.Timeout, p.cfg.Concurrency)
+	p.o.shareSecrets(c)
 	var api reconcile.API = c.UserGroups()
 	if p.cfg.API == APICustomer {
 		api = c.Customers()

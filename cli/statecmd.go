@@ -81,6 +81,7 @@ type jsonGroup struct {
 
 func stateList(cfg *Config, o IO) error {
 	st, err := state.Read(cfg.State)
+	o.keepTokens(st)
 	if err != nil {
 		return err
 	}
@@ -141,6 +142,7 @@ func writeJSON(o IO, v any) error {
 
 func stateShow(cfg *Config, o IO, id string) error {
 	st, err := state.Read(cfg.State)
+	o.keepTokens(st)
 	if err != nil {
 		return err
 	}
@@ -168,6 +170,7 @@ func stateRemove(cfg *Config, o IO, ids []string) error {
 	}
 	defer store.Close()
 	st := store.State()
+	o.keepTokens(st)
 	var missing []string
 	for _, id := range ids {
 		if st.Groups[id] == nil {
