@@ -281,19 +281,27 @@ func isLoopback(host string) bool {
 
 // apiToken reads the API token from --token-file or $EXPLO_API_TOKEN. The
 // token is never printed, not even in part. A byte order mark and white
-// space around it are not part of it.
+// space around it are not part of it; a token that an HTTP header cannot
+// carry is refused before any call.
 func (c *Config) apiToken(getenv func(string) string) (string, error) {
 	if c.TokenFile != "" {
 		b, err := os.ReadFile(c.TokenFile)
 		if err != nil {
 			return "", fmt.Errorf("--token-file: %w", err)
 		}
-		if t := cleanToken(string(b)); t != "" {
-			return t, nil
+		t := cleanToken(string(b))
+		if t == "" {
+			return "", fmt.Errorf("--token-file %s is empty", c.TokenFile)
 		}
-		return "", fmt.Errorf("--token-file %s is empty", c.TokenFile)
+		if err := checkToken(t); err != nil {
+			return "", fmt.Errorf("--token-file %s: %w\ngroupsync: hint: the file must hold the token alone, on one line", c.TokenFile, err)
+		}
+		return t, nil
 	}
 	if t := cleanToken(getenv("EXPLO_API_TOKEN")); t != "" {
+		if err := checkToken(t); err != nil {
+			return "", fmt.Errorf("$EXPLO_API_TOKEN: %w", err)
+		}
 		return t, nil
 	}
 	return "", errors.New("no API token: set $EXPLO_API_TOKEN or use --token-file PATH")
@@ -301,6 +309,31 @@ func (c *Config) apiToken(getenv func(string) string) (string, error) {
 
 func cleanToken(s string) string {
 	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "\uFEFF"))
+}
+
+// checkToken refuses a token that holds a byte no token has: a line
+// break or another control character, which an HTTP header cannot carry
+// (the request would fail before it is sent, again at every retry), or a
+// byte beyond ASCII, which a paste from a document brings along. It names
+// what and where, never the token.
+func checkToken(t string) error {
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c >= 0x20 && c < 0x7f {
+			continue
+		}
+		what := "a control character"
+		switch {
+		case c == '\n' || c == '\r':
+			what = "a line break"
+		case c == '\t':
+			what = "a tab"
+		case c >= 0x80:
+			what = "a character that is not ASCII"
+		}
+		return fmt.Errorf("the API token holds %s (at byte %d of %d), which a token never does; nothing was sent", what, i+1, len(t))
+	}
+	return nil
 }
 
 // samePath reports whether a and b name the same file.
