@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -372,6 +373,105 @@ func TestApply_WriteFailuresAfterChangesAreExit3(t *testing.T) {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
 	})
+}
+
+// A report that cannot be written is found before the first call: exit
+// 1, nothing sent. Root writes into a read-only folder, so a name too long
+// for the temporary file stands in for it there.
+func TestApply_UnwritableReportIsRefusedBeforeAnyCall(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	m := e.write("customers.csv", customers(3, nil, nil))
+	readOnly := e.path("read-only")
+	os.Mkdir(readOnly, 0o500)
+	t.Cleanup(func() { os.Chmod(readOnly, 0o700) })
+	cases := map[string]string{"NameTooLong": e.path(strings.Repeat("r", 240) + ".csv")}
+	if f, err := os.CreateTemp(readOnly, "probe"); err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		t.Log("this user writes into read-only folders: only the long name is tried")
+	} else {
+		cases["ReadOnly"] = filepath.Join(readOnly, "report.csv")
+	}
+	for name, report := range cases {
+		t.Run(name, func(t *testing.T) {
+			for _, args := range [][]string{
+				{"apply", "-f", m, "--report", report},
+				{"apply", "-f", m, "--dry-run", "--report", report},
+			} {
+				cmd := e.command(args...)
+				// e.command appends its own --report; this one comes last.
+				cmd.Args = append(cmd.Args, "--report", report)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				if code := runExit(t, cmd); code != 1 || !strings.Contains(stderr.String(), "--report "+report+": cannot write in the folder ") ||
+					!strings.Contains(stderr.String(), "; nothing was sent") {
+					t.Errorf("%s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())
+				}
+			}
+			if n := e.sb.Stats().Requests; n != 0 {
+				t.Errorf("%d calls, want none", n)
+			}
+			entries, _ := os.ReadDir(filepath.Dir(report))
+			for _, f := range entries {
+				if strings.HasPrefix(f.Name(), ".groupsync-tmp-") {
+					t.Errorf("the probe left %s behind", f.Name())
+				}
+			}
+		})
+	}
+}
+
+// When the report cannot be written after changes (its folder is gone by
+// the end), the summary still counts what was done, in both forms.
+func TestApply_ReportLostAfterChangesStillCounted(t *testing.T) {
+	for _, form := range []string{"text", "json"} {
+		t.Run(form, func(t *testing.T) {
+			e := newEnv(t, sandbox.Config{})
+			m := e.write("customers.csv", customers(4, nil, nil))
+			reports := e.path("reports")
+			os.Mkdir(reports, 0o700)
+			e.sb.PauseAfter(2, sandbox.PauseBefore)
+			cmd := e.command("apply", "-f", m, "--rate", "5000/s", "--concurrency", "1")
+			cmd.Args = append(cmd.Args, "--report", filepath.Join(reports, "r.csv"))
+			if form == "json" {
+				cmd.Args = append(cmd.Args, "--json")
+			}
+			var stdout bytes.Buffer
+			stderr := &syncBuffer{}
+			cmd.Stdout, cmd.Stderr = &stdout, stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			e.sb.WaitHeld(1)
+			if err := os.RemoveAll(reports); err != nil {
+				t.Fatal(err)
+			}
+			e.sb.Resume(false)
+			if code := exitCode(t, cmd); code != 3 || !strings.Contains(stderr.String(), "4 groups changed on the service, but the report could not be written") {
+				t.Fatalf("exit %d\n%s", code, stderr.String())
+			}
+			switch form {
+			case "text":
+				if !strings.Contains(stderr.String(), "groupsync: 4 created, 0 adopted, 0 updated, 0 unchanged, 0 orphaned, 0 failed, 0 skipped;") {
+					t.Errorf("the summary does not count the changes:\n%s", stderr.String())
+				}
+			case "json":
+				var sum struct{ Create, OK int }
+				if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil || sum.Create != 4 || sum.OK != 4 {
+					t.Errorf("summary %+v (%v):\n%s", sum, err, stdout.String())
+				}
+			}
+		})
+	}
+}
+
+// runExit runs cmd and returns its exit code.
+func runExit(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return exitCode(t, cmd)
 }
 
 func TestState_CorruptIsRefusedNamingTheBackup(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"math"
 	"net"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"groupsync/explo"
+	"groupsync/internal/atomicfile"
 )
 
 // Config is everything a command needs from its flags and environment. The
@@ -351,13 +353,22 @@ func samePath(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
-// checkDir makes sure the folder of path exists before any call, so that a
-// run does not apply everything and then fail to say what it did.
+// checkDir makes sure, before any call, that a file can be written at
+// path: its folder exists, and a temporary file can be created there and
+// removed (as the atomic write will). Otherwise a run would apply
+// everything and then fail to say what it did.
 func checkDir(path, flag string) error {
 	dir := filepath.Dir(path)
 	info, err := os.Stat(dir)
 	if err != nil || !info.IsDir() {
 		return fmt.Errorf("%s %s: the folder %s does not exist", flag, path, dir)
+	}
+	if err := atomicfile.Probe(path); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s %s: cannot write in the folder %s (%v); nothing was sent", flag, path, dir, err)
 	}
 	return nil
 }
