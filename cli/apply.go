@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"groupsync/internal/atomicfile"
+	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 	"groupsync/report"
 	"groupsync/state"
@@ -223,7 +224,7 @@ func (a *applyRun) apply(ctx context.Context, n int) ([]reconcile.Result, error)
 }
 
 func resultLine(r *reconcile.Result) string {
-	msg := fmt.Sprintf("groupsync: %s: %s %s (%d attempt%s)", r.ID, r.Action, r.Status, r.Attempts, plural(r.Attempts))
+	msg := fmt.Sprintf("groupsync: %s: %s %s (%d attempt%s)", textsafe.Cut(r.ID), r.Action, r.Status, r.Attempts, plural(r.Attempts))
 	if r.Err != nil {
 		msg += ": " + r.Err.Error()
 	}
@@ -248,7 +249,7 @@ func (a *applyRun) printOutcome(t *tally, took time.Duration, ran bool) {
 				printf(a.o.Stderr, "groupsync: … and %d more failed groups (see the report)", t.status[reconcile.StatusFailed]-maxListed)
 				break
 			}
-			printf(a.o.Stderr, "groupsync: %s: %s failed: %s", f.ID, f.Action, f.Error)
+			printf(a.o.Stderr, "groupsync: %s: %s failed: %s", textsafe.Cut(f.ID), f.Action, f.Error)
 		}
 	}
 	calls := a.calls()

@@ -16,6 +16,7 @@ import (
 
 	"groupsync/explo"
 	"groupsync/internal/atomicfile"
+	"groupsync/internal/textsafe"
 )
 
 // Config is everything a command needs from its flags and environment. The
@@ -241,23 +242,23 @@ func (c *Config) checkConnection() error {
 func checkURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return "", fmt.Errorf("--api-url %q is not a URL like https://api.explo.co", redactURL(raw))
+		return "", fmt.Errorf("--api-url %s is not a URL like https://api.explo.co", textsafe.Quote(redactURL(raw)))
 	}
 	shown := u.Redacted()
 	switch {
 	case u.User != nil:
-		return "", fmt.Errorf("--api-url %q holds credentials; the API token goes in --token-file or $EXPLO_API_TOKEN, never in the URL", shown)
+		return "", fmt.Errorf("--api-url %s holds credentials; the API token goes in --token-file or $EXPLO_API_TOKEN, never in the URL", textsafe.Quote(shown))
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
-		return "", fmt.Errorf("--api-url %q has a query or fragment; give the base URL only, like https://api.explo.co", shown)
+		return "", fmt.Errorf("--api-url %s has a query or fragment; give the base URL only, like https://api.explo.co", textsafe.Quote(shown))
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return "", fmt.Errorf("--api-url %q: http:// would send the API token in clear text; only loopback hosts may use it\ngroupsync: hint: use https://", shown)
+			return "", fmt.Errorf("--api-url %s: http:// would send the API token in clear text; only loopback hosts may use it\ngroupsync: hint: use https://", textsafe.Quote(shown))
 		}
 	default:
-		return "", fmt.Errorf("--api-url %q: the scheme must be https", shown)
+		return "", fmt.Errorf("--api-url %s: the scheme must be https", textsafe.Quote(shown))
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }
@@ -293,10 +294,10 @@ func (c *Config) apiToken(getenv func(string) string) (string, error) {
 		}
 		t := cleanToken(string(b))
 		if t == "" {
-			return "", fmt.Errorf("--token-file %s is empty", c.TokenFile)
+			return "", fmt.Errorf("--token-file %s is empty", textsafe.Cut(c.TokenFile))
 		}
 		if err := checkToken(t); err != nil {
-			return "", fmt.Errorf("--token-file %s: %w\ngroupsync: hint: the file must hold the token alone, on one line", c.TokenFile, err)
+			return "", fmt.Errorf("--token-file %s: %w\ngroupsync: hint: the file must hold the token alone, on one line", textsafe.Cut(c.TokenFile), err)
 		}
 		return t, nil
 	}
@@ -361,14 +362,14 @@ func checkDir(path, flag string) error {
 	dir := filepath.Dir(path)
 	info, err := os.Stat(dir)
 	if err != nil || !info.IsDir() {
-		return fmt.Errorf("%s %s: the folder %s does not exist", flag, path, dir)
+		return fmt.Errorf("%s %s: the folder %s does not exist", flag, textsafe.Cut(path), textsafe.Cut(dir))
 	}
 	if err := atomicfile.Probe(path); err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return fmt.Errorf("%s %s: cannot write in the folder %s (%v); nothing was sent", flag, path, dir, err)
+		return fmt.Errorf("%s %s: cannot write in the folder %s (%v); nothing was sent", flag, textsafe.Cut(path), textsafe.Cut(dir), err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"groupsync/explo"
+	"groupsync/internal/textsafe"
 	"groupsync/manifest"
 	"groupsync/reconcile"
 	"groupsync/state"
@@ -107,7 +108,7 @@ func (p *pipeline) loadGroups() error {
 		return err
 	}
 	if saved.APIURL != p.cfg.APIURL {
-		return fmt.Errorf("plan %s was made for %s, not %s", p.cfg.Plan, saved.APIURL, p.cfg.APIURL)
+		return fmt.Errorf("plan %s was made for %s, not %s", textsafe.Cut(p.cfg.Plan), textsafe.Cut(saved.APIURL), textsafe.Cut(p.cfg.APIURL))
 	}
 	if saved.API != "" {
 		p.cfg.API = saved.API
@@ -153,20 +154,20 @@ func (p *pipeline) checkBinding() error {
 	st := p.st
 	var diffs []string
 	if st.APIURL != "" && st.APIURL != p.cfg.APIURL {
-		diffs = append(diffs, fmt.Sprintf("it was applied to %s, not %s", st.APIURL, p.cfg.APIURL))
+		diffs = append(diffs, fmt.Sprintf("it was applied to %s, not %s", textsafe.Cut(st.APIURL), textsafe.Cut(p.cfg.APIURL)))
 	}
 	if p.token != "" && st.TokenFingerprint != "" && st.TokenFingerprint != state.Fingerprint(p.token) {
 		diffs = append(diffs, "it was applied with another API token")
 	}
 	if p.saved != nil && p.saved.Serial != st.Serial {
-		return fmt.Errorf("the state changed since plan %s was made (serial %d, now %d): run plan again", p.cfg.Plan, p.saved.Serial, st.Serial)
+		return fmt.Errorf("the state changed since plan %s was made (serial %d, now %d): run plan again", textsafe.Cut(p.cfg.Plan), p.saved.Serial, st.Serial)
 	}
 	if len(diffs) == 0 {
 		return nil
 	}
 	if !p.cfg.Rebind {
 		return fmt.Errorf("state %s belongs elsewhere: %s\ngroupsync: hint: use another --state, or --rebind after rotating the token or moving the API",
-			p.cfg.State, strings.Join(diffs, ", and "))
+			textsafe.Cut(p.cfg.State), strings.Join(diffs, ", and "))
 	}
 	p.rebound = true
 	return nil
@@ -203,7 +204,7 @@ func (p *pipeline) restrict() error {
 	var missing []string
 	for _, id := range p.cfg.Only {
 		if !found[id] {
-			missing = append(missing, fmt.Sprintf("%q", id))
+			missing = append(missing, textsafe.Quote(id))
 		}
 	}
 	if len(missing) > 0 {
@@ -251,14 +252,14 @@ func (p *pipeline) readError(err error) error {
 func (p *pipeline) checkPlan() error {
 	var problems []string
 	for _, c := range p.plan.ZeroConflicts() {
-		problems = append(problems, fmt.Sprintf("create %q would make a second customer: the state holds %q, which is the same id once its leading zeros are stripped (did a spreadsheet strip leading zeros?)", c.Create, c.Orphan))
+		problems = append(problems, fmt.Sprintf("create %s would make a second customer: the state holds %s, which is the same id once its leading zeros are stripped (did a spreadsheet strip leading zeros?)", textsafe.Quote(c.Create), textsafe.Quote(c.Orphan)))
 	}
 	var hint string
 	if len(problems) > 0 {
 		hint = "format the id column as text and export again; if the old id is gone on purpose, forget it first: groupsync state rm ID"
 	}
 	for _, c := range p.plan.CascadeConflicts() {
-		problems = append(problems, fmt.Sprintf("deleting %q would also delete %q, which the manifests want", c.Delete, c.Wanted))
+		problems = append(problems, fmt.Sprintf("deleting %s would also delete %s, which the manifests want", textsafe.Quote(c.Delete), textsafe.Quote(c.Wanted)))
 		hint = "give the wanted customer another parent, or list its parent in the manifests"
 	}
 	if len(problems) == 0 {

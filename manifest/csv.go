@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"groupsync/internal/canonjson"
+	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 )
 
@@ -259,7 +260,7 @@ func newRowParser(header []string, opts Options) (*rowParser, Errors) {
 		p.cols[i] = c
 		switch c.kind {
 		case colUnknown:
-			headerErr("", "unknown column %q (columns are %s)", h, knownColumns(opts))
+			headerErr("", "unknown column %s (columns are %s)", textsafe.Quote(h), knownColumns(opts))
 			continue
 		case colBlank:
 			p.cols[i].name = fmt.Sprintf("column %d", i+1)
@@ -271,7 +272,7 @@ func newRowParser(header []string, opts Options) (*rowParser, Errors) {
 			}
 		}
 		if prev, dup := seen[c.name]; dup {
-			headerErr(c.name, "given twice, by columns %q and %q", prev, h)
+			headerErr(c.name, "given twice, by columns %s and %s", textsafe.Quote(prev), textsafe.Quote(h))
 		}
 		seen[c.name] = h
 		p.managed |= c.fields()
@@ -431,7 +432,7 @@ func (p *rowParser) cell(g *reconcile.Group, c column, cell string, flatMapping,
 		err = customerCell(g, c.field, cell)
 	case colBlank:
 		if strings.TrimSpace(cell) != "" {
-			err = fmt.Errorf("holds %q but the column has no header name", cell)
+			err = fmt.Errorf("holds %s but the column has no header name", textsafe.Quote(cell))
 		}
 	}
 	return err
@@ -476,7 +477,7 @@ func mergeFlat(cell, flat reconcile.Pairs, what string) (reconcile.Pairs, error)
 	}
 	for _, kv := range flat {
 		if _, dup := cell.Get(kv.Key); dup {
-			return nil, fmt.Errorf("key %q is given both in the %s cell and in column %s.%s", kv.Key, what, what, kv.Key)
+			return nil, fmt.Errorf("key %s is given both in the %s cell and in column %s.%s", textsafe.Quote(kv.Key), what, what, textsafe.Cut(kv.Key))
 		}
 	}
 	return reconcile.SortPairs(append(cell, flat...)), nil

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"groupsync/internal/canonjson"
+	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 )
 
@@ -115,11 +116,11 @@ func (y *yamlParser) fail(n *yaml.Node, field, format string, args ...any) {
 func (y *yamlParser) resolve(n *yaml.Node) (*yaml.Node, *ParseError) {
 	for i := 0; n.Kind == yaml.AliasNode; i++ {
 		if n.Alias == nil || i > 100 {
-			return nil, y.errorf(n, "", "alias *%s names nothing", n.Value)
+			return nil, y.errorf(n, "", "alias *%s names nothing", textsafe.Cut(n.Value))
 		}
 		for _, e := range y.expanding {
 			if e == n.Alias {
-				return nil, y.errorf(n, "", "alias *%s is used inside its own anchor, a cycle", n.Value)
+				return nil, y.errorf(n, "", "alias *%s is used inside its own anchor, a cycle", textsafe.Cut(n.Value))
 			}
 		}
 		n = n.Alias
@@ -138,7 +139,7 @@ func (y *yamlParser) document(root *yaml.Node) ([]reconcile.Group, Errors) {
 		case "groups":
 			groups = v
 		default:
-			y.fail(k, "", "unknown key %q (the top level has defaults and groups)", key)
+			y.fail(k, "", "unknown key %s (the top level has defaults and groups)", textsafe.Quote(key))
 		}
 	})
 	if groups == nil {
@@ -255,7 +256,7 @@ func (y *yamlParser) group(n *yaml.Node, isDefaults bool) *reconcile.Group {
 		case isCustomer:
 			y.customer(g, cf, v)
 		default:
-			y.fail(k, "", "unknown key %q in %s (keys are %s)", key, where, y.knownKeys())
+			y.fail(k, "", "unknown key %s in %s (keys are %s)", textsafe.Quote(key), where, y.knownKeys())
 		}
 	})
 	if !isDefaults {
@@ -281,7 +282,7 @@ func (y *yamlParser) eachKey(n *yaml.Node, where string, f func(key string, k, v
 			name = "user_group_id"
 		}
 		if seen[name] {
-			y.fail(k, "", "key %q is given twice in this %s", k.Value, where)
+			y.fail(k, "", "key %s is given twice in this %s", textsafe.Quote(k.Value), where)
 			continue
 		}
 		seen[name] = true
