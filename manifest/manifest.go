@@ -64,6 +64,10 @@ type Options struct {
 	// Customer allows the Customer API's fields (emails, group_tags,
 	// hierarchy_level_name, parent_provided_id).
 	Customer bool
+
+	// aliases is the run's budget for YAML aliases, shared by the files
+	// of one Load; without one a file gets the whole allowance.
+	aliases *aliasBudget
 }
 
 // Manifest is what a load found.
@@ -96,6 +100,7 @@ func Load(paths []string, opts Options) (*Manifest, error) {
 	m := &Manifest{}
 	var errs Errors
 	d := dedup{seen: map[string]int{}}
+	opts.aliases = newAliasBudget()
 	for _, file := range files {
 		groups, ferrs := loadFile(file.path, opts)
 		if file.inDir && len(ferrs) == 1 && errors.Is(ferrs[0].Err, errReport) {

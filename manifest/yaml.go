@@ -41,7 +41,10 @@ func ParseYAML(r io.Reader, opts Options) ([]reconcile.Group, Errors) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil
 	}
-	y := &yamlParser{opts: opts, budget: aliasBudget}
+	if perr := checkAliases(doc.Content[0], opts.aliases); perr != nil {
+		return nil, Errors{perr}
+	}
+	y := &yamlParser{opts: opts}
 	root, perr := y.resolve(doc.Content[0])
 	if perr != nil {
 		return nil, Errors{perr}
@@ -85,23 +88,13 @@ func invalidUTF8Line(data []byte) int {
 	return line
 }
 
-var errAliasBudget = fmt.Errorf("aliases expand to more than %d values: refused", aliasBudget)
-
-// aliasBudget bounds the nodes that aliases may expand to in one file. A
-// few hundred bytes of nested aliases ("billion laughs") otherwise expand
-// to gigabytes.
-const aliasBudget = 100_000
-
 type yamlParser struct {
 	opts Options
 	errs Errors
-	// budget is what aliases may still expand to.
-	budget int
 	// expanding holds the anchors being expanded, to catch an alias
-	// inside its own anchor; aliased counts the aliases being expanded.
-	expanding  []*yaml.Node
-	aliased    int
-	overBudget bool
+	// inside its own anchor. What aliases expand to was bounded before
+	// (checkAliases).
+	expanding []*yaml.Node
 }
 
 func (y *yamlParser) errorf(n *yaml.Node, field, format string, args ...any) *ParseError {
@@ -366,12 +359,6 @@ func (y *yamlParser) properties(v *yaml.Node) reconcile.Pairs {
 	}
 	y.eachKey(v, "properties", func(key string, k, val *yaml.Node) {
 		x, err := y.value(val)
-		if errors.Is(err, errAliasBudget) {
-			if y.overBudget {
-				return // said once, at the first value over the budget
-			}
-			y.overBudget = true
-		}
 		if err != nil {
 			y.fail(val, "properties."+key, "%v", err)
 			return
@@ -433,23 +420,16 @@ func (y *yamlParser) customer(g *reconcile.Group, cf customerField, v *yaml.Node
 // value converts a node to a JSON-ready value, keeping YAML's types for
 // what JSON has (strings, numbers, booleans, null, lists, maps) and the
 // text as written for the rest: a date stays "2026-01-15", not a
-// timestamp. Aliases are expanded within the file's budget, and an alias
-// inside its own anchor is refused.
+// timestamp. Aliases are expanded (within the budget checkAliases
+// enforced), and an alias inside its own anchor is refused.
 func (y *yamlParser) value(n *yaml.Node) (any, error) {
-	if y.aliased > 0 {
-		if y.budget <= 0 {
-			return nil, errAliasBudget
-		}
-		y.budget--
-	}
 	if n.Kind == yaml.AliasNode {
 		target, perr := y.resolve(n)
 		if perr != nil {
 			return nil, perr.Err
 		}
 		y.expanding = append(y.expanding, target)
-		y.aliased++
-		defer func() { y.expanding, y.aliased = y.expanding[:len(y.expanding)-1], y.aliased-1 }()
+		defer func() { y.expanding = y.expanding[:len(y.expanding)-1] }()
 		return y.value(target)
 	}
 	if n.Anchor != "" {
