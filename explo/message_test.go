@@ -78,6 +78,8 @@ func TestDescribe_RemovesTheRunsSecrets(t *testing.T) {
 		{400, `{"success": 0, "detail": "Token lettersonly apitoken is not valid"}`},
 		{400, `{"success": 0, "detail": "Token LETTERSONLYAPITOKEN, customer 3F:9C:A1:07:BE:EF:00:12:34:56"}`},
 		{400, `{"success": 0, "detail": "split\nqwertyuiop asdfghjkl\tzxcvbnm"}`},
+		{400, `{"success": 0, "lettersonly\napitoken": "is a key split by a line break"}`},
+		{400, `{"success": 0, "x": {"y": ["qwertyuiop\tasdfghjklzxcvbnm"]}}`},
 		{400, `{"success": 0, "message": "\u0071wertyuiopasdfghjklzxcvbnm"}`},
 		{500, "Token lettersonly apitoken / " + state[2] + " / " + strings.ToUpper(state[0])},
 		{500, strings.Repeat("x ", 148) + "lettersonly apitoken"},
@@ -86,7 +88,7 @@ func TestDescribe_RemovesTheRunsSecrets(t *testing.T) {
 	}
 	for _, b := range bodies {
 		msg := describe(b.status, []byte(b.body), secrets)
-		flat := strings.ToLower(strings.Join(strings.Fields(msg), ""))
+		flat := flatten(msg)
 		for _, s := range append([]string{api}, state...) {
 			if strings.Contains(flat, s) {
 				t.Errorf("describe(%d, %q) = %q holds %q", b.status, b.body, msg, s)
@@ -168,7 +170,7 @@ func FuzzDescribeSecrets(f *testing.F) {
 		status := []int{400, 404, 409, 500, 502, 200}[rng.IntN(6)]
 		body := errorBody(rng, secrets, filler)
 		msg := describe(status, []byte(body), NewSecrets(secrets...))
-		flat := strings.ToLower(strings.Join(strings.Fields(msg), ""))
+		flat := flatten(msg)
 		for _, s := range secrets {
 			if strings.Contains(flat, strings.ToLower(s)) {
 				t.Fatalf("describe(%d, %q) = %q holds %q", status, body, msg, s)
@@ -181,6 +183,13 @@ func FuzzDescribeSecrets(f *testing.F) {
 			t.Fatalf("describe(%d, %q) = %q holds %U", status, body, msg, r)
 		}
 	})
+}
+
+// flatten is a message as a reader takes it in: without white space,
+// written or escaped as JSON writes it (\n), and in lower case.
+func flatten(msg string) string {
+	msg = strings.NewReplacer(`\n`, " ", `\r`, " ", `\t`, " ").Replace(msg)
+	return strings.ToLower(strings.Join(strings.Fields(msg), ""))
 }
 
 // fromAlphabet maps each byte of s into alphabet's runes.
