@@ -37,7 +37,7 @@ func TestStderr_EchoedInputIsCut(t *testing.T) {
 		for _, l := range strings.Split(out, "\n") {
 			longest = max(longest, len(l))
 		}
-		if code != 1 || longest > 500 || !strings.Contains(out, "(5,242,") {
+		if code != 1 || longest > 1000 || !strings.Contains(out, "(5,242,") {
 			t.Errorf("%.40s: exit %d, a line of %d bytes on stderr:\n%.600s", strings.Join(args, " "), code, longest, out)
 		}
 	}

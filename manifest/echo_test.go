@@ -29,8 +29,8 @@ func TestErrors_EchoInputCut(t *testing.T) {
 				t.Fatal("no error")
 			}
 			for _, line := range strings.Split(err.Error(), "\n") {
-				if len(line) > 600 || !strings.Contains(line, "bytes)") {
-					t.Errorf("%.700s", line)
+				if len(line) > 1200 || !strings.Contains(line, "bytes)") {
+					t.Errorf("%.1300s", line)
 				}
 			}
 		})

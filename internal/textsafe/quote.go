@@ -5,16 +5,20 @@ import (
 	"unicode/utf8"
 )
 
-// MaxEcho is how much of a piece of input a message repeats: enough for
-// any id, name or path a person recognises, little enough that a 500 MB
-// cell does not become a 500 MB line on the screen.
-const MaxEcho = 80
+// MaxEcho is how much of a value a message quotes: enough for any id or
+// name a person recognises, little enough that a 500 MB cell does not
+// become a 500 MB line on the screen. MaxName is the same for what a
+// message names bare to say where: a path, a column, a key.
+const (
+	MaxEcho = 80
+	MaxName = 512
+)
 
 // Quote quotes s for a message as %q does, cut to MaxEcho bytes: a longer
 // s keeps its beginning, an ellipsis and its length, as in
 // "aaaa…" (524,288,000 bytes).
 func Quote(s string) string {
-	head, ok := cut(s)
+	head, ok := cut(s, MaxEcho)
 	if !ok {
 		return strconv.Quote(s)
 	}
@@ -24,7 +28,7 @@ func Quote(s string) string {
 // QuoteASCII is [Quote] with every non-ASCII character escaped, as %+q
 // does: it shows apart forms of a text that look the same.
 func QuoteASCII(s string) string {
-	head, ok := cut(s)
+	head, ok := cut(s, MaxEcho)
 	if !ok {
 		return strconv.QuoteToASCII(s)
 	}
@@ -32,23 +36,24 @@ func QuoteASCII(s string) string {
 	return q[:len(q)-1] + "…\"" + length(s)
 }
 
-// Cut is [Quote] without the quotes, for input a message names bare: a
-// path, a column. Control characters are left for [Escape] or [Lines].
+// Cut is [Quote] without the quotes, for input a message names bare to
+// say where (a path, a column, a key), cut to MaxName bytes. Control
+// characters are left for [Escape] or [Lines].
 func Cut(s string) string {
-	head, ok := cut(s)
+	head, ok := cut(s, MaxName)
 	if !ok {
 		return s
 	}
 	return head + "…" + length(s)
 }
 
-// cut returns the first MaxEcho bytes of s, whole characters only, and
+// cut returns the first max bytes of s, whole characters only, and
 // whether that is less than s.
-func cut(s string) (string, bool) {
-	if len(s) <= MaxEcho {
+func cut(s string, max int) (string, bool) {
+	if len(s) <= max {
 		return s, false
 	}
-	n := MaxEcho
+	n := max
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}

@@ -65,7 +65,8 @@ func TestQuote(t *testing.T) {
 		{QuoteASCII, "e\u0301", `"e\u0301"`},
 		{QuoteASCII, strings.Repeat("é", 100), `"` + strings.Repeat(`\u00e9`, MaxEcho/2) + `…" (200 bytes)`},
 		{Cut, "dir/file.csv", "dir/file.csv"},
-		{Cut, strings.Repeat("d", 5000), strings.Repeat("d", MaxEcho) + "… (5,000 bytes)"},
+		{Cut, strings.Repeat("d", MaxName), strings.Repeat("d", MaxName)},
+		{Cut, strings.Repeat("d", 5000), strings.Repeat("d", MaxName) + "… (5,000 bytes)"},
 	}
 	for _, tt := range tests {
 		if got := tt.f(tt.in); got != tt.want {
