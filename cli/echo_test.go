@@ -10,10 +10,10 @@ import (
 	"testing"
 )
 
-// Input echoed on stderr is cut: a 5 MB column name, id or argument is
+// Input echoed on stderr is cut: a 1 MB column name, id or argument is
 // named by its beginning and its size, on a line of sane length.
 func TestStderr_EchoedInputIsCut(t *testing.T) {
-	long := strings.Repeat("a", 5<<20)
+	long := strings.Repeat("a", 1<<20)
 	dir := t.TempDir()
 	m := filepath.Join(dir, "m.csv")
 	os.WriteFile(m, []byte("id,name\nx,X\n"), 0o600)
@@ -37,7 +37,7 @@ func TestStderr_EchoedInputIsCut(t *testing.T) {
 		for _, l := range strings.Split(out, "\n") {
 			longest = max(longest, len(l))
 		}
-		if code != 1 || longest > 1000 || !strings.Contains(out, "(5,242,") {
+		if code != 1 || longest > 1000 || !strings.Contains(out, "(1,048,") {
 			t.Errorf("%.40s: exit %d, a line of %d bytes on stderr:\n%.600s", strings.Join(args, " "), code, longest, out)
 		}
 	}

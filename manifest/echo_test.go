@@ -6,10 +6,10 @@ import (
 )
 
 // Every piece of input an error repeats is cut to a sane length, with an
-// ellipsis and its size: a 5 MB column name is not a 5 MB line on the
+// ellipsis and its size: a 1 MB column name is not a 1 MB line on the
 // screen.
 func TestErrors_EchoInputCut(t *testing.T) {
-	long := strings.Repeat("a", 5<<20)
+	long := strings.Repeat("a", 1<<20)
 	files := map[string]string{
 		"column.csv":    "id,name," + long + "\nx,X,1\n",
 		"twice.csv":     "id,name,properties." + long + ",properties." + long + "\nx,X,1,2\n",
