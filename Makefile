@@ -32,7 +32,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzObject -fuzztime $(FUZZTIME) ./internal/flatjson
 	$(GO) test -run '^$$' -fuzz FuzzCanonical -fuzztime $(FUZZTIME) ./internal/canonjson
 	$(GO) test -run '^$$' -fuzz FuzzQuote -fuzztime $(FUZZTIME) ./internal/canonjson
-	$(GO) test -run '^$$' -fuzz FuzzDescribe -fuzztime $(FUZZTIME) ./explo
+	$(GO) test -run '^$$' -fuzz '^FuzzDescribe$$' -fuzztime $(FUZZTIME) ./explo
+	$(GO) test -run '^$$' -fuzz FuzzDescribeSecrets -fuzztime $(FUZZTIME) ./explo
 	$(GO) test -run '^$$' -fuzz FuzzSet -fuzztime $(FUZZTIME) ./internal/fieldjson
 	$(GO) test -run '^$$' -fuzz FuzzListAnswers -fuzztime $(FUZZTIME) ./explo
 	$(GO) test -run '^$$' -fuzz FuzzParseSeed -fuzztime $(FUZZTIME) ./sandbox

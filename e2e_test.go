@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -374,6 +375,105 @@ func TestApply_WriteFailuresAfterChangesAreExit3(t *testing.T) {
 	})
 }
 
+// A report that cannot be written is found before the first call: exit
+// 1, nothing sent. Root writes into a read-only folder, so a name too long
+// for the temporary file stands in for it there.
+func TestApply_UnwritableReportIsRefusedBeforeAnyCall(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	m := e.write("customers.csv", customers(3, nil, nil))
+	readOnly := e.path("read-only")
+	os.Mkdir(readOnly, 0o500)
+	t.Cleanup(func() { os.Chmod(readOnly, 0o700) })
+	cases := map[string]string{"NameTooLong": e.path(strings.Repeat("r", 240) + ".csv")}
+	if f, err := os.CreateTemp(readOnly, "probe"); err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		t.Log("this user writes into read-only folders: only the long name is tried")
+	} else {
+		cases["ReadOnly"] = filepath.Join(readOnly, "report.csv")
+	}
+	for name, report := range cases {
+		t.Run(name, func(t *testing.T) {
+			for _, args := range [][]string{
+				{"apply", "-f", m, "--report", report},
+				{"apply", "-f", m, "--dry-run", "--report", report},
+			} {
+				cmd := e.command(args...)
+				// e.command appends its own --report; this one comes last.
+				cmd.Args = append(cmd.Args, "--report", report)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				if code := runExit(t, cmd); code != 1 || !strings.Contains(stderr.String(), "--report "+report+": cannot write in the folder ") ||
+					!strings.Contains(stderr.String(), "; nothing was sent") {
+					t.Errorf("%s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())
+				}
+			}
+			if n := e.sb.Stats().Requests; n != 0 {
+				t.Errorf("%d calls, want none", n)
+			}
+			entries, _ := os.ReadDir(filepath.Dir(report))
+			for _, f := range entries {
+				if strings.HasPrefix(f.Name(), ".groupsync-tmp-") {
+					t.Errorf("the probe left %s behind", f.Name())
+				}
+			}
+		})
+	}
+}
+
+// When the report cannot be written after changes (its folder is gone by
+// the end), the summary still counts what was done, in both forms.
+func TestApply_ReportLostAfterChangesStillCounted(t *testing.T) {
+	for _, form := range []string{"text", "json"} {
+		t.Run(form, func(t *testing.T) {
+			e := newEnv(t, sandbox.Config{})
+			m := e.write("customers.csv", customers(4, nil, nil))
+			reports := e.path("reports")
+			os.Mkdir(reports, 0o700)
+			e.sb.PauseAfter(2, sandbox.PauseBefore)
+			cmd := e.command("apply", "-f", m, "--rate", "5000/s", "--concurrency", "1")
+			cmd.Args = append(cmd.Args, "--report", filepath.Join(reports, "r.csv"))
+			if form == "json" {
+				cmd.Args = append(cmd.Args, "--json")
+			}
+			var stdout bytes.Buffer
+			stderr := &syncBuffer{}
+			cmd.Stdout, cmd.Stderr = &stdout, stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			e.sb.WaitHeld(1)
+			if err := os.RemoveAll(reports); err != nil {
+				t.Fatal(err)
+			}
+			e.sb.Resume(false)
+			if code := exitCode(t, cmd); code != 3 || !strings.Contains(stderr.String(), "4 groups changed on the service, but the report could not be written") {
+				t.Fatalf("exit %d\n%s", code, stderr.String())
+			}
+			switch form {
+			case "text":
+				if !strings.Contains(stderr.String(), "groupsync: 4 created, 0 adopted, 0 updated, 0 unchanged, 0 orphaned, 0 failed, 0 skipped;") {
+					t.Errorf("the summary does not count the changes:\n%s", stderr.String())
+				}
+			case "json":
+				var sum struct{ Create, OK int }
+				if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil || sum.Create != 4 || sum.OK != 4 {
+					t.Errorf("summary %+v (%v):\n%s", sum, err, stdout.String())
+				}
+			}
+		})
+	}
+}
+
+// runExit runs cmd and returns its exit code.
+func runExit(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return exitCode(t, cmd)
+}
+
 func TestState_CorruptIsRefusedNamingTheBackup(t *testing.T) {
 	e := newEnv(t, sandbox.Config{})
 	m := e.write("customers.csv", customers(3, nil, nil))
@@ -384,33 +484,62 @@ func TestState_CorruptIsRefusedNamingTheBackup(t *testing.T) {
 	}
 }
 
-// Whatever the service answers, in any mode, no output carries a token or
-// a terminal control character taken from an answer.
+// Whatever the service answers, in any mode, no output (nor the report's
+// error column) carries a token, in any case or split by white space, or
+// a terminal control character taken from an answer. The API token has
+// no digit, and the state holds tokens of every shape, some of which no
+// heuristic could tell from words: only knowing them keeps them out.
 func TestSecrets_NeverInOutput(t *testing.T) {
+	const apiToken = "explo-api-token-letters-only"
+	shapes := map[string]string{
+		"cust-000": "5a4e70ce5a4e70ce5a4e70ce5a4e70ce5a4e70ce5a4e70ce",         // hex
+		"cust-001": "3f:9c:a1:07:be:ef:00:12:34:56:78:9a:bc:de:f0:11",          // colon-separated hex
+		"cust-002": "qwertyuiopasdfghjklzxcvbnmqwertyuiop",                     // letters only
+		"cust-003": "dGhpcyBpcyBh_c2VjcmV0-dG9rZW4gZm9yIGEgY3VzdG9tZXI",        // base64url
+		"cust-005": "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZABCD", // capitals only
+	}
 	for _, mode := range sandbox.AllHostile {
 		t.Run(string(mode), func(t *testing.T) {
-			e := newEnv(t, sandbox.Config{Reject: map[string]string{"cust-004": "rejected \x1b[2J; your token was " + testToken}})
+			e := newEnv(t, sandbox.Config{Token: apiToken, Reject: map[string]string{"cust-004": "rejected \x1b[2J; your token was " + apiToken}})
+			for id, tok := range shapes {
+				e.sb.Put(sandbox.Group{ID: id, Name: "Before", Token: tok})
+			}
 			m := e.write("customers.csv", customers(6, map[string]string{"cust-001": "Renamed"}, nil))
 			var outputs []string
 			collect := func(args ...string) {
 				stdout, stderr, _ := e.run(args...)
 				outputs = append(outputs, stdout, stderr)
+				if _, err := os.Stat(e.path("report.csv")); err == nil {
+					for _, r := range e.report() {
+						outputs = append(outputs, r["error"])
+					}
+				}
 			}
 			collect("apply", "-f", m, "-v", "--stall-timeout", "1s", "--max-attempts", "2")
+			st, err := state.Read(e.path("state.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for id, tok := range shapes {
+				if st.Groups[id] == nil || st.Groups[id].Token != tok {
+					t.Fatalf("the state does not hold %s's token %q", id, tok)
+				}
+			}
 			e.sb.SetHostile(mode)
 			e.write("customers.csv", customers(8, map[string]string{"cust-002": "Renamed"}, nil))
 			collect("plan", "-f", m, "--json")
 			collect("apply", "-f", m, "-v", "--stall-timeout", "1s", "--max-attempts", "2")
 			collect("apply", "-f", m, "--json", "--stall-timeout", "1s", "--max-attempts", "2")
 			collect("state", "list", "--state", e.path("state.json"))
-			secrets := []string{testToken}
+			secrets := []string{apiToken}
 			for _, g := range e.sb.Groups() {
 				secrets = append(secrets, g.Token)
 			}
 			for _, out := range outputs {
+				flat := strings.ToLower(strings.Join(strings.Fields(out), ""))
 				for _, s := range secrets {
-					if strings.Contains(out, s) {
-						t.Fatalf("output carries a token:\n%s", out)
+					if strings.Contains(flat, strings.ToLower(s)) {
+						t.Fatalf("output carries the token %q:\n%s", s, out)
 					}
 				}
 				if strings.ContainsAny(out, "\x1b\x07\x00") {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"groupsync/internal/atomicfile"
+	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 	"groupsync/report"
 	"groupsync/state"
@@ -269,7 +270,7 @@ func (a *applyRun) apply(ctx context.Context, n int) ([]reconcile.Result, error)
 }
 
 func resultLine(r *reconcile.Result) string {
-	msg := fmt.Sprintf("groupsync: %s: %s %s (%d attempt%s)", r.ID, r.Action, r.Status, r.Attempts, plural(r.Attempts))
+	msg := fmt.Sprintf("groupsync: %s: %s %s (%d attempt%s)", textsafe.Cut(r.ID), r.Action, r.Status, r.Attempts, plural(r.Attempts))
 	if r.Err != nil {
 		msg += ": " + r.Err.Error()
 	}
@@ -294,7 +295,7 @@ func (a *applyRun) printOutcome(t *tally, took time.Duration, ran bool) {
 				printf(a.o.Stderr, "groupsync: … and %d more failed groups (see the report)", t.status[reconcile.StatusFailed]-maxListed)
 				break
 			}
-			printf(a.o.Stderr, "groupsync: %s: %s failed: %s", f.ID, f.Action, f.Error)
+			printf(a.o.Stderr, "groupsync: %s: %s failed: %s", textsafe.Cut(f.ID), f.Action, f.Error)
 		}
 	}
 	calls := a.calls()
@@ -354,25 +355,38 @@ func (a *applyRun) outcome(ctx context.Context, t *tally, changed int, runErr er
 	return &exitError{code: code, err: errors.New(strings.Join(msgs, "\ngroupsync: error: "))}
 }
 
-// writeReport writes the report atomically, mode 0600.
+// writeReport writes the report atomically, mode 0600. It reads every row
+// even when the write fails, so that a summary counting them still says
+// what the run did.
 func writeReport(path string, redact bool, rows iter.Seq[*reconcile.Result]) error {
-	if err := atomicfile.Sweep(path); err != nil {
-		return fmt.Errorf("write report %s: %w", path, err)
+	read := false
+	err := atomicfile.Sweep(path)
+	if err == nil {
+		err = atomicfile.Write(path, atomicfile.Options{}, func(w io.Writer) error {
+			read = true
+			return encodeReport(w, redact, rows)
+		})
 	}
-	err := atomicfile.Write(path, atomicfile.Options{}, func(w io.Writer) error {
-		rw, err := report.NewWriter(w, redact)
-		if err != nil {
-			return err
+	if !read {
+		for range rows {
 		}
-		for r := range rows {
-			if err := rw.Write(r); err != nil {
-				return err
-			}
-		}
-		return rw.Close()
-	})
+	}
 	if err != nil {
 		return fmt.Errorf("write report %s: %w", path, err)
 	}
 	return nil
+}
+
+// encodeReport writes every row, and reads them all after a failed write.
+func encodeReport(w io.Writer, redact bool, rows iter.Seq[*reconcile.Result]) error {
+	rw, err := report.NewWriter(w, redact)
+	for r := range rows {
+		if err == nil {
+			err = rw.Write(r)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return rw.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 )
 
@@ -22,7 +23,7 @@ func (p *pipeline) checkOnly() error {
 	var missing []string
 	for _, id := range p.cfg.Only {
 		if n := reconcile.NormalID(id); !found[n] && p.st.Groups[n] == nil {
-			missing = append(missing, fmt.Sprintf("%q", id))
+			missing = append(missing, textsafe.Quote(id))
 		}
 	}
 	if len(missing) > 0 {
@@ -42,8 +43,8 @@ func (p *pipeline) checkPlan() error {
 		source[p.groups[i].ID] = p.groups[i].Source
 	}
 	for _, c := range p.plan.ZeroConflicts() {
-		problems = append(problems, fmt.Sprintf("%s: user_group_id: create %q would make a second customer: the state holds %q, which is the same id once its leading zeros are stripped (did a spreadsheet strip leading zeros?)",
-			source[c.Create], c.Create, c.Orphan))
+		problems = append(problems, fmt.Sprintf("%s: user_group_id: create %s would make a second customer: the state holds %s, which is the same id once its leading zeros are stripped (did a spreadsheet strip leading zeros?)",
+			source[c.Create], textsafe.Quote(c.Create), textsafe.Quote(c.Orphan)))
 		hints = appendOnce(hints, "format the id column as text and export again; if the old id is gone on purpose, forget it first: groupsync state rm ID")
 	}
 	for _, c := range p.plan.Changes {
@@ -51,7 +52,7 @@ func (p *pipeline) checkPlan() error {
 			continue
 		}
 		if p.st.Groups[c.ID] != nil {
-			problems = append(problems, fmt.Sprintf("%s: previous_provided_id: renaming %q to %q would replace a customer the state holds under %q", source[c.ID], c.Current.ID, c.ID, c.ID))
+			problems = append(problems, fmt.Sprintf("%s: previous_provided_id: renaming %s to %s would replace a customer the state holds under that id", source[c.ID], textsafe.Quote(c.Current.ID), textsafe.Quote(c.ID)))
 			hints = appendOnce(hints, "a rename's new id must be free; forget the other one with groupsync state rm ID if it is gone on purpose")
 		}
 	}
@@ -86,7 +87,7 @@ func (p *pipeline) checkSaved() error {
 	if slices.Equal(now, p.saved.Lines) {
 		return nil
 	}
-	msg := fmt.Sprintf("the service or the state changed since plan %s was made, and applying it now would make other changes than it shows", p.cfg.Plan)
+	msg := fmt.Sprintf("the service or the state changed since plan %s was made, and applying it now would make other changes than it shows", textsafe.Cut(p.cfg.Plan))
 	for _, l := range now {
 		if !slices.Contains(p.saved.Lines, l) {
 			printf(p.o.Stderr, "groupsync: now, not in the plan: %s", l)

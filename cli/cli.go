@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 
+	"groupsync/explo"
 	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 )
@@ -35,6 +37,9 @@ type IO struct {
 	// Clock is the time of progress lines and of the run; nil is the
 	// system's.
 	Clock reconcile.Clock
+
+	// secrets are the run's, which stderr never carries.
+	secrets *explo.Secrets
 }
 
 func (o *IO) clock() reconcile.Clock {
@@ -83,6 +88,7 @@ func ExitCode(err error) int {
 // Main runs one command and returns its exit code, having printed any
 // error as "groupsync: error: …".
 func Main(ctx context.Context, args []string, o IO) int {
+	o = o.withSecrets()
 	err := Run(ctx, args, o)
 	if err != nil {
 		if msg := err.Error(); msg != "" {
@@ -94,6 +100,7 @@ func Main(ctx context.Context, args []string, o IO) int {
 
 // Run runs one command: args are the process's, without the program name.
 func Run(ctx context.Context, args []string, o IO) error {
+	o = o.withSecrets()
 	if o.Getenv == nil {
 		o.Getenv = func(string) string { return "" }
 	}
@@ -123,7 +130,7 @@ func Run(ctx context.Context, args []string, o IO) error {
 		return nil
 	}
 	fmt.Fprint(o.Stderr, Usage)
-	return fmt.Errorf("unknown command %q", cmd)
+	return fmt.Errorf("unknown command %s", textsafe.Quote(cmd))
 }
 
 func version() string {
@@ -139,13 +146,29 @@ func version() string {
 // newFlagSet returns a flag set that reports to stderr and does not exit.
 func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("groupsync "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(flagOutput{stderr})
 	fs.Usage = func() {
 		fmt.Fprint(stderr, help)
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// flagOutput is where a flag set reports a bad flag. The flag package
+// repeats the flag and its value whole, so a write longer than any line
+// of help is input echoed, and is cut.
+type flagOutput struct{ w io.Writer }
+
+func (f flagOutput) Write(p []byte) (int, error) {
+	const longest = 1024
+	if len(p) <= longest {
+		return f.w.Write(p)
+	}
+	if _, err := io.WriteString(f.w, textsafe.Cut(strings.TrimSuffix(string(p), "\n"))+"\n"); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // parseFlags parses args, treating -h as success and any leftover argument
@@ -158,7 +181,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return &exitError{code: ExitFatal}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q\ngroupsync: hint: name manifests with -f PATH", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %s\ngroupsync: hint: name manifests with -f PATH", textsafe.Quote(fs.Arg(0)))
 	}
 	return nil
 }

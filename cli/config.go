@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"math"
 	"net"
 	"net/url"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"groupsync/explo"
+	"groupsync/internal/atomicfile"
+	"groupsync/internal/textsafe"
 	"groupsync/state"
 )
 
@@ -280,23 +283,23 @@ func (c *Config) checkConnection() error {
 func checkURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return "", fmt.Errorf("--api-url %q is not a URL like https://api.explo.co", redactURL(raw))
+		return "", fmt.Errorf("--api-url %s is not a URL like https://api.explo.co", textsafe.Quote(redactURL(raw)))
 	}
 	shown := u.Redacted()
 	switch {
 	case u.User != nil:
-		return "", fmt.Errorf("--api-url %q holds credentials; the API token goes in --token-file or $EXPLO_API_TOKEN, never in the URL", shown)
+		return "", fmt.Errorf("--api-url %s holds credentials; the API token goes in --token-file or $EXPLO_API_TOKEN, never in the URL", textsafe.Quote(shown))
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
-		return "", fmt.Errorf("--api-url %q has a query or fragment; give the base URL only, like https://api.explo.co", shown)
+		return "", fmt.Errorf("--api-url %s has a query or fragment; give the base URL only, like https://api.explo.co", textsafe.Quote(shown))
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return "", fmt.Errorf("--api-url %q: http:// would send the API token in clear text; only loopback hosts may use it\ngroupsync: hint: use https://", shown)
+			return "", fmt.Errorf("--api-url %s: http:// would send the API token in clear text; only loopback hosts may use it\ngroupsync: hint: use https://", textsafe.Quote(shown))
 		}
 	default:
-		return "", fmt.Errorf("--api-url %q: the scheme must be https", shown)
+		return "", fmt.Errorf("--api-url %s: the scheme must be https", textsafe.Quote(shown))
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }
@@ -322,19 +325,27 @@ func isLoopback(host string) bool {
 
 // apiToken reads the API token from --token-file or $EXPLO_API_TOKEN. The
 // token is never printed, not even in part. A byte order mark and white
-// space around it are not part of it.
+// space around it are not part of it; a token that an HTTP header cannot
+// carry is refused before any call.
 func (c *Config) apiToken(getenv func(string) string) (string, error) {
 	if c.TokenFile != "" {
 		b, err := os.ReadFile(c.TokenFile)
 		if err != nil {
 			return "", fmt.Errorf("--token-file: %w", err)
 		}
-		if t := cleanToken(string(b)); t != "" {
-			return t, nil
+		t := cleanToken(string(b))
+		if t == "" {
+			return "", fmt.Errorf("--token-file %s is empty", textsafe.Cut(c.TokenFile))
 		}
-		return "", fmt.Errorf("--token-file %s is empty", c.TokenFile)
+		if err := checkToken(t); err != nil {
+			return "", fmt.Errorf("--token-file %s: %w\ngroupsync: hint: the file must hold the token alone, on one line", textsafe.Cut(c.TokenFile), err)
+		}
+		return t, nil
 	}
 	if t := cleanToken(getenv("EXPLO_API_TOKEN")); t != "" {
+		if err := checkToken(t); err != nil {
+			return "", fmt.Errorf("$EXPLO_API_TOKEN: %w", err)
+		}
 		return t, nil
 	}
 	return "", errors.New("no API token: set $EXPLO_API_TOKEN or use --token-file PATH")
@@ -342,6 +353,31 @@ func (c *Config) apiToken(getenv func(string) string) (string, error) {
 
 func cleanToken(s string) string {
 	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "\uFEFF"))
+}
+
+// checkToken refuses a token that holds a byte no token has: a line
+// break or another control character, which an HTTP header cannot carry
+// (the request would fail before it is sent, again at every retry), or a
+// byte beyond ASCII, which a paste from a document brings along. It names
+// what and where, never the token.
+func checkToken(t string) error {
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c >= 0x20 && c < 0x7f {
+			continue
+		}
+		what := "a control character"
+		switch {
+		case c == '\n' || c == '\r':
+			what = "a line break"
+		case c == '\t':
+			what = "a tab"
+		case c >= 0x80:
+			what = "a character that is not ASCII"
+		}
+		return fmt.Errorf("the API token holds %s (at byte %d of %d), which a token never does; nothing was sent", what, i+1, len(t))
+	}
+	return nil
 }
 
 // samePath reports whether a and b name the same file.
@@ -359,13 +395,22 @@ func samePath(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
-// checkDir makes sure the folder of path exists before any call, so that a
-// run does not apply everything and then fail to say what it did.
+// checkDir makes sure, before any call, that a file can be written at
+// path: its folder exists, and a temporary file can be created there and
+// removed (as the atomic write will). Otherwise a run would apply
+// everything and then fail to say what it did.
 func checkDir(path, flag string) error {
 	dir := filepath.Dir(path)
 	info, err := os.Stat(dir)
 	if err != nil || !info.IsDir() {
-		return fmt.Errorf("%s %s: the folder %s does not exist", flag, path, dir)
+		return fmt.Errorf("%s %s: the folder %s does not exist", flag, textsafe.Cut(path), textsafe.Cut(dir))
+	}
+	if err := atomicfile.Probe(path); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s %s: cannot write in the folder %s (%v); nothing was sent", flag, textsafe.Cut(path), textsafe.Cut(dir), err)
 	}
 	return nil
 }

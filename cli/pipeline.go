@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"groupsync/explo"
+	"groupsync/internal/textsafe"
 	"groupsync/manifest"
 	"groupsync/reconcile"
 	"groupsync/state"
@@ -142,6 +143,7 @@ func (p *pipeline) readToken(need bool) error {
 	switch {
 	case err == nil:
 		p.token = token
+		p.o.keepSecret(token)
 	case need || p.cfg.TokenFile != "":
 		return err
 	}
@@ -152,6 +154,7 @@ func (p *pipeline) openState(lock bool) error {
 	if !lock {
 		st, err := state.Read(p.cfg.State)
 		p.st = st
+		p.o.keepTokens(st)
 		return err
 	}
 	store, err := state.Open(p.cfg.State, state.Options{})
@@ -159,6 +162,7 @@ func (p *pipeline) openState(lock bool) error {
 		return err
 	}
 	p.store, p.st = store, store.State()
+	p.o.keepTokens(p.st)
 	return nil
 }
 
@@ -168,20 +172,20 @@ func (p *pipeline) checkBinding() error {
 	st := p.st
 	var diffs []string
 	if st.APIURL != "" && st.APIURL != p.cfg.APIURL {
-		diffs = append(diffs, fmt.Sprintf("it was applied to %s, not %s", st.APIURL, p.cfg.APIURL))
+		diffs = append(diffs, fmt.Sprintf("it was applied to %s, not %s", textsafe.Cut(st.APIURL), textsafe.Cut(p.cfg.APIURL)))
 	}
 	if p.token != "" && st.TokenFingerprint != "" && st.TokenFingerprint != state.Fingerprint(p.token) {
 		diffs = append(diffs, "it was applied with another API token")
 	}
 	if p.saved != nil && p.saved.Serial != st.Serial {
-		return fmt.Errorf("the state changed since plan %s was made (serial %d, now %d): run plan again", p.cfg.Plan, p.saved.Serial, st.Serial)
+		return fmt.Errorf("the state changed since plan %s was made (serial %d, now %d): run plan again", textsafe.Cut(p.cfg.Plan), p.saved.Serial, st.Serial)
 	}
 	if len(diffs) == 0 {
 		return nil
 	}
 	if !p.cfg.Rebind {
 		return fmt.Errorf("state %s belongs elsewhere: %s\ngroupsync: hint: use another --state, or --rebind after rotating the token or moving the API",
-			p.cfg.State, strings.Join(diffs, ", and "))
+			textsafe.Cut(p.cfg.State), strings.Join(diffs, ", and "))
 	}
 	p.rebound = true
 	return nil
@@ -191,8 +195,8 @@ func (p *pipeline) checkBinding() error {
 // them is wrong, and a delete with that token could take the other.
 func (p *pipeline) checkState() error {
 	if a, b, ok := p.st.Twins(); ok {
-		return fmt.Errorf("state %s is inconsistent: %q and %q hold the same token, and one of them is wrong; nothing was sent\ngroupsync: hint: forget the wrong one with groupsync state rm ID, then plan --refresh (Customer API) to learn the right tokens",
-			p.cfg.State, a, b)
+		return fmt.Errorf("state %s is inconsistent: %s and %s hold the same token, and one of them is wrong; nothing was sent\ngroupsync: hint: forget the wrong one with groupsync state rm ID, then plan --refresh (Customer API) to learn the right tokens",
+			textsafe.Cut(p.cfg.State), textsafe.Quote(a), textsafe.Quote(b))
 	}
 	return nil
 }
@@ -201,6 +205,7 @@ func (p *pipeline) checkState() error {
 // shares.
 func (p *pipeline) connect() error {
 	p.client = explo.New(p.cfg.APIURL, p.token, p.cfg.Timeout, p.cfg.Concurrency)
+	p.o.shareSecrets(p.client)
 	p.api = p.client.UserGroups()
 	if p.cfg.API == APICustomer {
 		p.api = p.client.Customers()
@@ -247,14 +252,14 @@ func (p *pipeline) resolve(ctx context.Context, lock bool) error {
 	}
 	if !lock || p.token == "" || p.cfg.API != APICustomer {
 		for _, in := range pendingList(p.st) {
-			printf(p.o.Stderr, "groupsync: warning: the %s of %q by an earlier run did not finish, and its outcome is not known yet; apply or rotate (--api customer) learns it first", in.Op, in.Key())
+			printf(p.o.Stderr, "groupsync: warning: the %s of %s by an earlier run did not finish, and its outcome is not known yet; apply or rotate (--api customer) learns it first", in.Op, textsafe.Quote(in.Key()))
 		}
 		return nil
 	}
 	learnt, err := p.applier(p.store).Resolve(ctx, p.st)
 	p.learnt = learnt
 	for _, l := range learnt {
-		printf(p.o.Stderr, "groupsync: the %s of %q by an earlier run did not finish: %s", l.Intent.Op, l.Intent.Key(), l.Outcome)
+		printf(p.o.Stderr, "groupsync: the %s of %s by an earlier run did not finish: %s", l.Intent.Op, textsafe.Quote(l.Intent.Key()), l.Outcome)
 	}
 	if err != nil {
 		return p.readError(err)
@@ -299,7 +304,7 @@ func (p *pipeline) checkTags(ctx context.Context) error {
 		for _, t := range tags.List(g) {
 			if !slices.Contains(known, t) {
 				errs = append(errs, &manifest.ParseError{File: g.Source.File, Line: g.Source.Line, Field: tags.Name,
-					Err: fmt.Errorf("group tag %q does not exist (known: %s)", t, strings.Join(sorted(known), ", "))})
+					Err: fmt.Errorf("group tag %s does not exist (known: %s)", textsafe.Quote(t), textsafe.Cut(strings.Join(sorted(known), ", ")))})
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"groupsync/internal/textsafe"
 	"groupsync/sandbox"
 )
 
@@ -85,32 +86,32 @@ func (f *sandboxFlags) config() (sandbox.Config, error) {
 	} else {
 		r, err := parseRate(f.rate)
 		if err != nil {
-			return cfg, fmt.Errorf("--rate %q: %v", f.rate, err)
+			return cfg, fmt.Errorf("--rate %s: %v", textsafe.Quote(f.rate), err)
 		}
 		cfg.Quota, cfg.Window = r.Quota, r.Window
 	}
 	cfg.Limiter = sandbox.LimiterModel(f.limiter)
 	if !slices.Contains(sandbox.LimiterModels, cfg.Limiter) {
-		return cfg, fmt.Errorf("--limiter %q: want drf, fixed or bucket", f.limiter)
+		return cfg, fmt.Errorf("--limiter %s: want drf, fixed or bucket", textsafe.Quote(f.limiter))
 	}
 	switch m := sandbox.RetryAfterMode(f.retryAfter); m {
 	case sandbox.RetryAfterNone, sandbox.RetryAfterSeconds, sandbox.RetryAfterDate, sandbox.RetryAfterMixed:
 		cfg.RetryAfter = m
 	default:
-		return cfg, fmt.Errorf("--retry-after %q: want none, seconds, date or mixed", f.retryAfter)
+		return cfg, fmt.Errorf("--retry-after %s: want none, seconds, date or mixed", textsafe.Quote(f.retryAfter))
 	}
 	if f.failRate < 0 || f.failRate > 1 {
 		return cfg, fmt.Errorf("--fail-rate %v: want a probability between 0 and 1", f.failRate)
 	}
 	for _, k := range split(f.faults) {
 		if !slices.Contains(sandbox.AllFaults, sandbox.Fault(k)) {
-			return cfg, fmt.Errorf("--faults: unknown kind %q", k)
+			return cfg, fmt.Errorf("--faults: unknown kind %s", textsafe.Quote(k))
 		}
 		cfg.Faults = append(cfg.Faults, sandbox.Fault(k))
 	}
 	for _, h := range split(f.hostile) {
 		if !slices.Contains(sandbox.AllHostile, sandbox.Hostile(h)) {
-			return cfg, fmt.Errorf("--hostile: unknown mode %q (modes: %s)", h, joinHostile())
+			return cfg, fmt.Errorf("--hostile: unknown mode %s (modes: %s)", textsafe.Quote(h), joinHostile())
 		}
 		cfg.Hostile = append(cfg.Hostile, sandbox.Hostile(h))
 	}
@@ -148,7 +149,7 @@ func runSandbox(ctx context.Context, args []string, o IO) error {
 	}
 	host, _, err := net.SplitHostPort(f.addr)
 	if err != nil || !isLoopback(host) {
-		return fmt.Errorf("--addr %q: the sandbox listens on loopback addresses only, like 127.0.0.1:8089", f.addr)
+		return fmt.Errorf("--addr %s: the sandbox listens on loopback addresses only, like 127.0.0.1:8089", textsafe.Quote(f.addr))
 	}
 	srv := sandbox.New(cfg)
 	stopPersist := func() error { return nil }

@@ -46,9 +46,9 @@ func runState(args []string, o IO) error {
 	case sub == "rm" && len(ids) > 0:
 		return stateRemove(&cfg, o, ids)
 	case sub == "list" || sub == "show" || sub == "rm":
-		return fmt.Errorf("state %s: wrong number of ids\ngroupsync: hint: groupsync state list, state show ID, or state rm ID [ID ...]", sub)
+		return fmt.Errorf("state %s: wrong number of ids\ngroupsync: hint: groupsync state list, state show ID, or state rm ID [ID ...]", textsafe.Quote(sub))
 	}
-	return fmt.Errorf("state: unknown subcommand %q\ngroupsync: hint: groupsync state list, state show ID, or state rm ID [ID ...]", sub)
+	return fmt.Errorf("state: unknown subcommand %s\ngroupsync: hint: groupsync state list, state show ID, or state rm ID [ID ...]", textsafe.Quote(sub))
 }
 
 // parseInterleaved parses flags that may come before, between or after
@@ -81,6 +81,7 @@ type jsonGroup struct {
 
 func stateList(cfg *Config, o IO) error {
 	st, err := state.Read(cfg.State)
+	o.keepTokens(st)
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func stateList(cfg *Config, o IO) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	printf(o.Stderr, "groupsync: %s group%s in %s, applied to %s", thousands(len(ids)), plural(len(ids)), cfg.State, orNone(st.APIURL))
+	printf(o.Stderr, "groupsync: %s group%s in %s, applied to %s", thousands(len(ids)), plural(len(ids)), textsafe.Cut(cfg.State), textsafe.Cut(orNone(st.APIURL)))
 	return nil
 }
 
@@ -141,12 +142,13 @@ func writeJSON(o IO, v any) error {
 
 func stateShow(cfg *Config, o IO, id string) error {
 	st, err := state.Read(cfg.State)
+	o.keepTokens(st)
 	if err != nil {
 		return err
 	}
 	a := st.Groups[id]
 	if a == nil {
-		return fmt.Errorf("%q is not in the state %s", id, cfg.State)
+		return fmt.Errorf("%s is not in the state %s", textsafe.Quote(id), textsafe.Cut(cfg.State))
 	}
 	if cfg.JSON {
 		return writeJSON(o, groupJSON(a, true))
@@ -168,14 +170,15 @@ func stateRemove(cfg *Config, o IO, ids []string) error {
 	}
 	defer store.Close()
 	st := store.State()
+	o.keepTokens(st)
 	var missing []string
 	for _, id := range ids {
 		if st.Groups[id] == nil {
-			missing = append(missing, fmt.Sprintf("%q", id))
+			missing = append(missing, textsafe.Quote(id))
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("not in the state %s: %s; nothing was removed", cfg.State, strings.Join(missing, ", "))
+		return fmt.Errorf("not in the state %s: %s; nothing was removed", textsafe.Cut(cfg.State), strings.Join(missing, ", "))
 	}
 	for _, id := range ids {
 		delete(st.Groups, id)

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
@@ -33,6 +34,10 @@ type Client struct {
 	http    *http.Client
 	// calls counts the requests sent, for the run's summary.
 	calls atomic.Int64
+	// secrets are every secret the client may meet in an answer, which no
+	// message it builds carries: the API token, the tokens it was given
+	// and every token an answer held.
+	secrets *Secrets
 }
 
 // Calls returns how many requests the client has sent.
@@ -51,7 +56,22 @@ func New(baseURL, token string, timeout time.Duration, conns int) *Client {
 		// header along to whatever host it names.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Client{baseURL: strings.TrimRight(baseURL, "/"), token: token, http: hc}
+	return &Client{baseURL: strings.TrimRight(baseURL, "/"), token: token, http: hc, secrets: NewSecrets(token)}
+}
+
+// Secrets returns the set of secrets the client scrubs from every message
+// it builds. It holds the API token and every token the client has sent
+// or seen in an answer; add those it may meet otherwise (the tokens of a
+// state) with [Secrets.Add].
+func (c *Client) Secrets() *Secrets { return c.secrets }
+
+// UseSecrets makes the client scrub its messages with s, and record there
+// every token it meets, in place of a set of its own: a caller that prints
+// other text too scrubs it with the same set. It adds the API token to s.
+// Call it before the first call.
+func (c *Client) UseSecrets(s *Secrets) {
+	s.Add(c.token)
+	c.secrets = s
 }
 
 // maxBody bounds what is read of an answer. A page of 1,000 customers is
@@ -65,8 +85,8 @@ type request struct {
 	body         any
 	// id is the group the call is about, for messages.
 	id string
-	// secrets are the customer tokens the request carries, which an
-	// answer must never bring to the screen.
+	// secrets are the customer tokens the request carries, which join
+	// the client's secrets before it is sent.
 	secrets []string
 	// array accepts a success answer that is a JSON array rather than an
 	// object, for lists whose shape is not documented.
@@ -76,6 +96,9 @@ type request struct {
 // do sends req and decodes a 2xx JSON answer into out, which must have a
 // success field read by [Flag] through the success method.
 func (c *Client) do(ctx context.Context, req request, out interface{ ok() bool }) (int, error) {
+	if len(req.secrets) > 0 {
+		c.secrets.Add(req.secrets...)
+	}
 	var body io.Reader
 	if req.body != nil {
 		data, err := json.Marshal(req.body)
@@ -90,7 +113,7 @@ func (c *Client) do(ctx context.Context, req request, out interface{ ok() bool }
 	}
 	hr, err := http.NewRequestWithContext(ctx, req.method, u, body)
 	if err != nil {
-		return 0, &Error{GroupID: req.id, Message: clean(err.Error(), c.secrets(req.secrets))}
+		return 0, &Error{GroupID: req.id, Message: clean(err.Error(), c.secrets, c.baseURL)}
 	}
 	if body != nil {
 		hr.Header.Set("Content-Type", "application/json")
@@ -111,10 +134,10 @@ func (c *Client) do(ctx context.Context, req request, out interface{ ok() bool }
 }
 
 func (c *Client) decode(req request, resp *http.Response, data []byte, out interface{ ok() bool }) error {
-	secrets := c.secrets(req.secrets)
+	secrets := c.secrets
 	status := resp.StatusCode
 	if status >= 300 && status <= 399 {
-		return &Error{Status: status, GroupID: req.id, Kind: reconcile.ErrRedirect, Message: redirectMessage(resp)}
+		return &Error{Status: status, GroupID: req.id, Kind: reconcile.ErrRedirect, Message: redirectMessage(resp, secrets)}
 	}
 	isJSON := jsonObject(data)
 	if status < 200 || status > 299 {
@@ -169,17 +192,24 @@ func jsonArray(data []byte) bool {
 	return len(t) > 0 && t[0] == '[' && json.Valid(t)
 }
 
-func redirectMessage(resp *http.Response) string {
+// redirectMessage names the host a redirect points to, without the run's
+// secrets: a hostile Location may hold the API token.
+func redirectMessage(resp *http.Response, secrets *Secrets) string {
 	host := "an unnamed host"
 	if loc, err := resp.Location(); err == nil && loc.Host != "" {
-		host = "host " + textsafe.Escape(loc.Host)
+		// No host name is longer than 253 bytes.
+		const maxHost = 253
+		cut := min(len(loc.Host), maxHost)
+		for cut < len(loc.Host) && !utf8.RuneStart(loc.Host[cut]) {
+			cut--
+		}
+		h := secrets.scrubPrefix(loc.Host, cut)
+		if cut < len(loc.Host) {
+			h += "…"
+		}
+		host = "host " + textsafe.Escape(h)
 	}
 	return fmt.Sprintf("the service redirected to %s; groupsync never follows a redirect, which would send the API token there (check --api-url)", host)
-}
-
-// secrets are the API token and the customer tokens of one request.
-func (c *Client) secrets(more []string) []string {
-	return append([]string{c.token}, more...)
 }
 
 // Flag is the API's success field: documented as 1 or 0; true and false

@@ -345,3 +345,63 @@ func TestCustomers_ListNeverTrustsNext(t *testing.T) {
 		t.Errorf("page 1 of a list of 1000: %d groups, more %v, %v", len(p.Groups), p.More, err)
 	}
 }
+
+// Every secret the client knows stays out of its messages, whatever the
+// hostile service echoes: the API token (here without a digit, so that
+// nothing but knowing it can find it), the state's tokens it was given,
+// in shapes no heuristic finds, and a token it learnt from an answer.
+func TestClient_ScrubsEverySecretOfTheRun(t *testing.T) {
+	const api = "letters-only-api-token-without-digits"
+	state := []string{"3f:9c:a1:07:be:ef:00:12:34:56:78:9a", "qwertyuiopasdfghjklzxcvbnmqwerty", "dGhpcyBpcyBh_c2VjcmV0-dG9rZW4", "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"}
+	const learnt = "zyxwvutsrqponmlkjihgfedcbazyxwvu"
+	modes := []sandbox.Hostile{sandbox.HostileEchoKey, sandbox.HostileEchoState, sandbox.HostileRedirectToken, sandbox.HostileEchoToken, sandbox.HostileEchoText}
+	for _, mode := range modes {
+		t.Run(string(mode), func(t *testing.T) {
+			sb := sandbox.New(sandbox.Config{Token: api, Quota: -1})
+			for i, tok := range state {
+				sb.Put(sandbox.Group{ID: fmt.Sprintf("state-%d", i), Name: "S", Token: tok})
+			}
+			sb.Put(sandbox.Group{ID: "seen", Name: "Seen", Token: learnt})
+			ts := httptest.NewServer(sb)
+			defer ts.Close()
+			c := New(ts.URL, api, time.Second, 1)
+			c.Secrets().Add(state...)
+			ctx := context.Background()
+			if r, err := c.UserGroups().CreateGroup(ctx, &reconcile.Group{ID: "seen", Name: "Seen"}); err != nil || r.Token != learnt {
+				t.Fatalf("create seen = %+v, %v", r, err)
+			}
+			sb.SetHostile(mode)
+			_, err := c.UserGroups().CreateGroup(ctx, &reconcile.Group{ID: "new", Name: "New"})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			flat := strings.ToLower(strings.Join(strings.Fields(msg), ""))
+			for _, s := range append([]string{api, learnt, sb.Groups()["new"].Token}, state...) {
+				if s != "" && strings.Contains(flat, s) {
+					t.Errorf("message %q holds %q", msg, s)
+				}
+			}
+			if !strings.Contains(msg, "[red") {
+				t.Errorf("message %q: nothing redacted", msg)
+			}
+		})
+	}
+}
+
+// The message of a failed call keeps the API's URL readable: scheme,
+// host, port and path.
+func TestClient_TransportFailureNamesTheURL(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer ts.Close()
+	c := New(ts.URL, token, time.Second, 1)
+	_, err := c.Customers().UpdateGroup(context.Background(), &reconcile.Group{ID: "a", Name: "A"})
+	if want := `Post "` + ts.URL + `/api/update_customer/": EOF`; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %s", err, want)
+	}
+}

@@ -151,6 +151,7 @@ func (cs *Customers) GetGroup(ctx context.Context, id string) (*reconcile.Applie
 	if r.Customer.ProvidedID != id {
 		return nil, &Error{Status: code, GroupID: id, Message: "the answer is about another customer, " + quote(r.Customer.ProvidedID)}
 	}
+	cs.c.secrets.Add(r.Customer.Token)
 	return applied(r.Customer)
 }
 
@@ -164,6 +165,7 @@ func (cs *Customers) customer(ctx context.Context, req request) (reconcile.Remot
 		return reconcile.Remote{}, &Error{Status: code, GroupID: req.id, Message: "the answer has no customer"}
 	}
 	c := r.Customer
+	cs.c.secrets.Add(c.Token)
 	rem := reconcile.Remote{ID: c.ProvidedID, New: r.NewCustomer, Token: c.Token, EnvTag: c.AccessGroup, Code: code}
 	// What the answer shows of the customer's fields; an answer that does
 	// not read as a customer shows nothing.
@@ -222,6 +224,11 @@ func (cs *Customers) ListGroups(ctx context.Context, q reconcile.ListQuery) (rec
 	if err != nil {
 		return page, &Error{Status: code, Kind: reconcile.ErrNotAPI, Message: "the list is not the documented JSON"}
 	}
+	tokens := make([]string, len(list))
+	for i := range list {
+		tokens[i] = list[i].Token
+	}
+	cs.c.secrets.Add(tokens...)
 	for i := range list {
 		a, err := applied(&list[i])
 		if err != nil {

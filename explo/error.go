@@ -109,15 +109,15 @@ func (c *Client) transportError(id string, err error) *Error {
 		e.Message = "timed out waiting for the service"
 		return e
 	case errors.As(err, &dns):
-		e.Kind, e.Message = reconcile.ErrUnreachable, "cannot resolve the host name "+quote(dns.Name)
+		e.Kind, e.Message = reconcile.ErrUnreachable, "cannot resolve the host name "+quote(c.secrets.Scrub(dns.Name))
 	case errors.Is(err, syscall.ECONNREFUSED):
 		e.Kind, e.Message = reconcile.ErrUnreachable, "connection refused"
 	case errors.As(err, &cert), errors.As(err, &unknown), errors.As(err, &hostname), errors.As(err, &header):
-		e.Kind, e.Message = reconcile.ErrUnreachable, "TLS failed: "+clean(err.Error(), c.secrets(nil))
+		e.Kind, e.Message = reconcile.ErrUnreachable, "TLS failed: "+clean(err.Error(), c.secrets, c.baseURL)
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		e.Message = "the connection was reset"
 	default:
-		e.Message = clean(err.Error(), c.secrets(nil))
+		e.Message = clean(err.Error(), c.secrets, c.baseURL)
 	}
 	return e
 }

@@ -3,9 +3,12 @@ package explo
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"groupsync/internal/textsafe"
@@ -18,10 +21,11 @@ const maxMessage = 300
 // user. It never echoes a 2xx body (an answer that failed to parse may be a
 // real one, tokens included); from an error body it takes the service's
 // own words (the usual keys of a JSON object, else the text), with every
-// token removed first — the secrets given, values under keys named like
-// a token at any depth, and anything that looks like a token — then
-// control characters escaped, and only then cut to length.
-func describe(status int, body []byte, secrets []string) string {
+// token removed first — every secret of the run, in keys and values at any
+// depth, split by white space or not, in any case; values under keys named
+// like a token; and anything that looks like a token — then control
+// characters escaped, and only then cut to length.
+func describe(status int, body []byte, secrets *Secrets) string {
 	if status >= 200 && status <= 299 {
 		if msg, ok := jsonMessage(body, secrets, true); ok && msg != "" {
 			return msg
@@ -37,7 +41,7 @@ func describe(status int, body []byte, secrets []string) string {
 	} else if strings.HasPrefix(text, "<") {
 		text = "an HTML page"
 	}
-	return clean(text, secrets)
+	return clean(text, secrets, "")
 }
 
 // notDocumented is the message of a success answer that is not the
@@ -53,83 +57,208 @@ var messageKeys = []string{"message", "error", "errors", "detail", "msg"}
 // jsonMessage returns the message of a JSON object body, scrubbed, and
 // whether the body was one. Without one of the usual keys the message is
 // the rest of the object, unless keysOnly.
-func jsonMessage(body []byte, secrets []string, keysOnly bool) (string, bool) {
+func jsonMessage(body []byte, secrets *Secrets, keysOnly bool) (string, bool) {
 	var m map[string]any
 	if json.Unmarshal(body, &m) != nil || m == nil {
 		return "", false
 	}
-	scrub(m, secrets)
+	js := &jsonScrub{secrets: secrets, budget: maxJSONScan}
 	for _, k := range messageKeys {
 		if v, ok := m[k]; ok && v != nil {
+			v = js.value(v)
 			if s, ok := v.(string); ok {
-				return clean(s, nil), true
+				return clean(s, secrets, ""), true
 			}
 			b, _ := json.Marshal(v)
-			return clean(string(b), nil), true
+			return clean(string(b), secrets, ""), true
 		}
 	}
-	delete(m, "success")
-	if len(m) == 0 || keysOnly {
+	if keysOnly {
 		return "", true
 	}
-	b, _ := json.Marshal(m)
-	return clean(string(b), nil), true
+	delete(m, "success")
+	if len(m) == 0 {
+		return "", true
+	}
+	b, _ := json.Marshal(js.value(m))
+	return clean(string(b), secrets, ""), true
 }
 
 // secretKey matches the names of fields that hold secrets.
 var secretKey = regexp.MustCompile(`(?i)token|secret|password|passwd|authori[sz]ation|api[_-]?key|credential`)
 
-// scrub removes secrets from a decoded JSON value in place, at any depth.
-func scrub(v any, secrets []string) any {
+// maxJSONScan bounds the text of a JSON body that is read for a message:
+// a message shows a few hundred bytes of it, and a hostile body of
+// megabytes must not make a message slow to build. Strings beyond it are
+// not shown at all.
+const maxJSONScan = 64 << 10
+
+// jsonScrub removes secrets from a decoded JSON value, keys included, at
+// any depth, reading at most budget bytes of its strings.
+type jsonScrub struct {
+	secrets *Secrets
+	budget  int
+}
+
+func (j *jsonScrub) value(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
-		for k, x := range v {
+		// In the order json.Marshal writes them, so that what the budget
+		// leaves out comes last in the message.
+		out := make(map[string]any, len(v))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			x := v[k]
 			if secretKey.MatchString(k) {
-				v[k] = redacted
-				continue
+				x = redacted
+			} else {
+				x = j.value(x)
 			}
-			v[k] = scrub(x, secrets)
+			out[j.text(k)] = x
 		}
+		return out
 	case []any:
 		for i, x := range v {
-			v[i] = scrub(x, secrets)
+			v[i] = j.value(x)
 		}
 	case string:
-		return scrubText(v, secrets)
+		return j.text(v)
 	}
 	return v
 }
 
+func (j *jsonScrub) text(s string) string {
+	if j.budget <= 0 {
+		return "…"
+	}
+	j.budget -= min(len(s), maxScan)
+	return scrubText(s, j.secrets, "")
+}
+
 const redacted = "[redacted]"
+
+// maxScan bounds the text one message is taken from, white space
+// collapsed: far more than a message shows, even once tokens in it are
+// redacted, and little enough that scanning it for every secret of the
+// run stays cheap.
+const maxScan = 4096
 
 // tokenLike matches what a token looks like in free text: a long run of
 // letters, digits and the characters of base64 and hex encodings, with at
 // least one digit and one letter (checked by the caller).
 var tokenLike = regexp.MustCompile(`[A-Za-z0-9_\-+/=.~]{20,}`)
 
-// scrubText removes the given secrets and anything that looks like a
-// token from s.
-func scrubText(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, redacted)
+// scrubText returns s with white space collapsed, cut to maxScan bytes,
+// and without secrets: those of the run (also split by white space, in
+// any case) and anything that looks like a token — except inside the
+// URLs of the API at base, whose host, port and path stay readable (no
+// token is ever part of them).
+func scrubText(s string, secrets *Secrets, base string) string {
+	s, more := collapse(s, maxScan+2*maxSecret)
+	cut := len(s)
+	if cut > maxScan {
+		cut, more = maxScan, true
+		for !utf8.RuneStart(s[cut]) {
+			cut--
 		}
 	}
-	return tokenLike.ReplaceAllStringFunc(s, func(run string) string {
-		if strings.ContainsAny(run, "0123456789") && strings.IndexFunc(run, isLetter) >= 0 {
-			return redacted
+	s = secrets.scrubPrefix(s, cut)
+	if more {
+		// What the cut left of a token that went on after it is not
+		// shown: the heuristic below could not tell it for one.
+		s = strings.TrimRightFunc(s, isTokenChar) + "…"
+	}
+	return scrubLookalikes(s, base)
+}
+
+// scrubLookalikes redacts what looks like a token, outside the API's URLs.
+func scrubLookalikes(s, base string) string {
+	runs := tokenLike.FindAllStringIndex(s, -1)
+	if runs == nil {
+		return s
+	}
+	keep := apiURLs(s, base)
+	var b strings.Builder
+	at := 0
+	for _, r := range runs {
+		run := s[r[0]:r[1]]
+		if !strings.ContainsAny(run, "0123456789") || strings.IndexFunc(run, isLetter) < 0 || inside(keep, r[0], r[1]) {
+			continue
 		}
-		return run
-	})
+		b.WriteString(s[at:r[0]])
+		b.WriteString(redacted)
+		at = r[1]
+	}
+	b.WriteString(s[at:])
+	return b.String()
+}
+
+// apiURLs returns where s names a URL of the API at base: from base to
+// the next quote, bracket or space.
+func apiURLs(s, base string) []span {
+	if base == "" {
+		return nil
+	}
+	var spans []span
+	for at := 0; ; {
+		i := strings.Index(s[at:], base)
+		if i < 0 {
+			return spans
+		}
+		start := at + i
+		end := start + len(base)
+		if j := strings.IndexAny(s[end:], "\"' <>`()"); j >= 0 {
+			end += j
+		} else {
+			end = len(s)
+		}
+		spans = append(spans, span{start, end})
+		at = end
+	}
+}
+
+func inside(spans []span, start, end int) bool {
+	for _, sp := range spans {
+		if sp.start <= start && end <= sp.end {
+			return true
+		}
+	}
+	return false
 }
 
 func isLetter(r rune) bool { return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') }
 
+func isTokenChar(r rune) bool {
+	return isLetter(r) || (r >= '0' && r <= '9') || strings.ContainsRune("_-+/=.~", r)
+}
+
+// collapse returns s with each run of white space made one space and
+// none at either end, and at most about limit bytes of it; more reports
+// whether s went on.
+func collapse(s string, limit int) (string, bool) {
+	var b strings.Builder
+	space := false
+	for i, r := range s {
+		if unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if b.Len() >= limit {
+			return b.String(), strings.TrimFunc(s[i:], unicode.IsSpace) != ""
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String(), false
+}
+
 // clean makes s one safe line: secrets removed, control characters
-// escaped, white space collapsed, and at most maxMessage bytes.
-func clean(s string, secrets []string) string {
-	s = scrubText(s, secrets)
-	s = strings.Join(strings.Fields(s), " ")
+// escaped, white space collapsed, and at most maxMessage bytes. base is
+// the API's URL, which stays readable in it.
+func clean(s string, secrets *Secrets, base string) string {
+	s = scrubText(s, secrets, base)
 	s = textsafe.Escape(s)
 	if len(s) <= maxMessage {
 		return s

@@ -73,5 +73,6 @@ func (u *UserGroups) do(ctx context.Context, path string, g *reconcile.Group) (r
 		return reconcile.Remote{}, &Error{Status: code, GroupID: g.ID, Message: "the answer has no user_group"}
 	}
 	ug := r.UserGroup
+	u.c.secrets.Add(ug.Token)
 	return reconcile.Remote{ID: ug.ProvidedID, New: r.NewUserGroup, Token: ug.Token, EnvTag: ug.EnvTag, Code: code}, nil
 }

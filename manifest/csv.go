@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"groupsync/internal/canonjson"
+	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 )
 
@@ -264,7 +265,7 @@ func newRowParser(header []string, opts Options) (*rowParser, Errors) {
 		p.cols[i] = c
 		switch c.kind {
 		case colUnknown:
-			headerErr("", "unknown column %q (columns are %s)", h, knownColumns(opts))
+			headerErr("", "unknown column %s (columns are %s)", textsafe.Quote(h), knownColumns(opts))
 			continue
 		case colBlank:
 			p.cols[i].name = fmt.Sprintf("column %d", i+1)
@@ -279,7 +280,7 @@ func newRowParser(header []string, opts Options) (*rowParser, Errors) {
 			continue
 		}
 		if prev, dup := seen[c.name]; dup {
-			headerErr(c.name, "given twice, by columns %q and %q", prev, h)
+			headerErr(c.name, "given twice, by columns %s and %s", textsafe.Quote(prev), textsafe.Quote(h))
 		}
 		seen[c.name] = h
 		if c.field != nil {
@@ -447,7 +448,7 @@ func (p *rowParser) cell(g *reconcile.Group, c column, cell string, flat []recon
 		flat[c.flat] = append(flat[c.flat], reconcile.Pair{Key: c.key, Value: v})
 	case colBlank:
 		if strings.TrimSpace(cell) != "" {
-			return fmt.Errorf("holds %q but the column has no header name", cell)
+			return fmt.Errorf("holds %s but the column has no header name", textsafe.Quote(cell))
 		}
 	}
 	return nil
@@ -493,7 +494,7 @@ func mergeFlat(cell, flat reconcile.Pairs, what string) (reconcile.Pairs, error)
 	}
 	for _, kv := range flat {
 		if _, dup := cell.Get(kv.Key); dup {
-			return nil, fmt.Errorf("key %q is given both in the %s cell and in column %s.%s", kv.Key, what, what, kv.Key)
+			return nil, fmt.Errorf("key %s is given both in the %s cell and in column %s.%s", textsafe.Quote(kv.Key), what, what, textsafe.Cut(kv.Key))
 		}
 	}
 	return reconcile.SortPairs(append(cell, flat...)), nil

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 )
 
@@ -30,13 +31,13 @@ type ParseError struct {
 
 func (e *ParseError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.File)
+	b.WriteString(textsafe.Cut(e.File))
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ":%d", e.Line)
 	}
 	b.WriteString(": ")
 	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
+		b.WriteString(textsafe.Cut(e.Field) + ": ")
 	}
 	b.WriteString(e.Err.Error())
 	return b.String()
@@ -63,6 +64,10 @@ type Options struct {
 	// Customer allows the Customer API's fields (emails, group_tags,
 	// hierarchy_level_name, parent_provided_id).
 	Customer bool
+
+	// aliases is the run's budget for YAML aliases, shared by the files
+	// of one Load; without one a file gets the whole allowance.
+	aliases *aliasBudget
 }
 
 // Manifest is what a load found.
@@ -95,16 +100,17 @@ func Load(paths []string, opts Options) (*Manifest, error) {
 	m := &Manifest{}
 	var errs Errors
 	d := dedup{seen: map[string]int{}}
+	opts.aliases = newAliasBudget()
 	for _, file := range files {
 		groups, ferrs := loadFile(file.path, opts)
 		if file.inDir && len(ferrs) == 1 && errors.Is(ferrs[0].Err, errReport) {
-			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: a groupsync report, not a manifest: skipped", file.path))
+			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: a groupsync report, not a manifest: skipped", textsafe.Cut(file.path)))
 			continue
 		}
 		m.Files = append(m.Files, file.path)
 		errs = append(errs, ferrs...)
 		if len(groups) == 0 && len(ferrs) == 0 {
-			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: no groups in this file", file.path))
+			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: no groups in this file", textsafe.Cut(file.path)))
 		}
 		groups, derrs := d.drop(m.Groups, groups)
 		errs = append(errs, derrs...)
@@ -246,10 +252,10 @@ func (d *dedup) drop(kept, groups []reconcile.Group) ([]reconcile.Group, Errors)
 			} else {
 				prev = &out[first-len(kept)]
 			}
-			msg := fmt.Errorf("duplicate id %q (first at %s)", g.ID, prev.Source)
+			msg := fmt.Errorf("duplicate id %s (first at %s)", textsafe.Quote(g.ID), prev.Source)
 			if prev.ID != g.ID {
 				// %+q shows the two forms apart, which on screen look the same.
-				msg = fmt.Errorf("duplicate id %+q (first at %s as %+q: the two are the same once Unicode-normalised)", g.ID, prev.Source, prev.ID)
+				msg = fmt.Errorf("duplicate id %s (first at %s as %s: the two are the same once Unicode-normalised)", textsafe.QuoteASCII(g.ID), prev.Source, textsafe.QuoteASCII(prev.ID))
 			}
 			errs = append(errs, &ParseError{File: g.Source.File, Line: g.Source.Line, Field: "user_group_id", Err: msg})
 			continue
@@ -270,7 +276,7 @@ func levelName(l string) string {
 	if l == "" {
 		return "the group"
 	}
-	return fmt.Sprintf("level %q", l)
+	return "level " + textsafe.Quote(l)
 }
 
 // ascii reports whether s is plain ASCII, which is always in NFC.
@@ -305,14 +311,14 @@ func hierarchy(groups []reconcile.Group) Errors {
 		}
 		if level, plevel := g.Cust().Level, p.Cust().Level; level == plevel {
 			errs = append(errs, &ParseError{File: g.Source.File, Line: g.Source.Line, Field: "hierarchy_level_name",
-				Err: fmt.Errorf("%s is at the level of its parent %q (%s): a parent must be at a higher level", levelName(level), p.ID, p.Source)})
+				Err: fmt.Errorf("%s is at the level of its parent %s (%s): a parent must be at a higher level", levelName(level), textsafe.Quote(p.ID), p.Source)})
 		}
 	}
 	for i := range groups {
 		g := &groups[i]
-		chain := []string{g.ID}
+		chain := []string{textsafe.Cut(g.ID)}
 		for id := parent[g.ID]; id != "" && len(chain) <= len(parent); id = parent[id] {
-			chain = append(chain, id)
+			chain = append(chain, textsafe.Cut(id))
 			if id == g.ID {
 				errs = append(errs, &ParseError{File: g.Source.File, Line: g.Source.Line, Field: "parent_provided_id",
 					Err: fmt.Errorf("the parents form a cycle: %s", strings.Join(chain, " → "))})
@@ -385,14 +391,14 @@ func expand(paths []string) ([]source, error) {
 			if errors.As(err, &pe) {
 				err = pe.Err
 			}
-			return nil, fmt.Errorf("-f %s: %w", p, err)
+			return nil, fmt.Errorf("-f %s: %w", textsafe.Cut(p), err)
 		}
 		if !info.IsDir() {
 			switch {
 			case workbook(p):
-				return nil, fmt.Errorf("%s: %v", p, errWorkbook)
+				return nil, fmt.Errorf("%s: %v", textsafe.Cut(p), errWorkbook)
 			case !isManifest(p):
-				return nil, fmt.Errorf("%s: not a manifest: the name must end in .csv, .tsv, .yaml or .yml", p)
+				return nil, fmt.Errorf("%s: not a manifest: the name must end in .csv, .tsv, .yaml or .yml", textsafe.Cut(p))
 			}
 			files = append(files, source{path: p})
 			continue
@@ -408,7 +414,7 @@ func expand(paths []string) ([]source, error) {
 			}
 		}
 		if len(files) == n {
-			return nil, fmt.Errorf("%s: no .csv, .tsv, .yaml or .yml file in this directory", p)
+			return nil, fmt.Errorf("%s: no .csv, .tsv, .yaml or .yml file in this directory", textsafe.Cut(p))
 		}
 	}
 	// The same file named twice (or by its directory and by name) is read

@@ -195,7 +195,7 @@ func TestLoad_Bad(t *testing.T) {
 		{"YAMLCustomerKeyWithoutCustomerAPI", "m.yaml", "- {id: a, name: A, group_tags: [x]}\n", []string{
 			"1: group_tags: group_tags is a field of the Customer API; the End User Group API has none: use --api customer"}},
 		{"YAMLAliasBomb", "m.yaml", billionLaughs, []string{
-			"8: properties.l4: aliases expand to more than 100000 values: refused"}},
+			"8: properties.l4: aliases expand to more than 100,416 values, the budget left for this file: refused (name what every group shares under defaults instead)"}},
 		{"YAMLAliasCycle", "m.yaml", "- {id: a, name: A, properties: {x: &a [1, *a]}}\n", []string{
 			"1: properties.x: alias *a is used inside its own anchor, a cycle"}},
 		{"YAMLScientificID", "m.yaml", "- {id: 1.5E+10, name: A, mapping: {\"40\": 2E3}}\n", []string{

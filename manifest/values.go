@@ -22,7 +22,7 @@ func parseBool(s string) (bool, error) {
 	case "false", "no", "n", "0":
 		return false, nil
 	}
-	return false, fmt.Errorf("%q is not a boolean (want true/false, yes/no, y/n or 1/0)", s)
+	return false, fmt.Errorf("%s is not a boolean (want true/false, yes/no, y/n or 1/0)", textsafe.Quote(s))
 }
 
 // scientific matches a number as Excel writes it in scientific notation,
@@ -40,7 +40,7 @@ func checkScientific(s string) error {
 		return nil
 	}
 	if scientific.MatchString(s) {
-		return fmt.Errorf("%q is a number in scientific notation, as Excel writes long numbers after rounding them: %s", s, textHint)
+		return fmt.Errorf("%s is a number in scientific notation, as Excel writes long numbers after rounding them: %s", textsafe.Quote(s), textHint)
 	}
 	return nil
 }
@@ -53,7 +53,7 @@ func checkID(id string) error {
 	case id == "":
 		return errors.New("missing: every group needs an id")
 	case strings.TrimSpace(id) != id:
-		return fmt.Errorf("%q has leading or trailing spaces", id)
+		return fmt.Errorf("%s has leading or trailing spaces", textsafe.Quote(id))
 	}
 	if err := checkText(id); err != nil {
 		return err
@@ -96,7 +96,7 @@ func checkName(name string) error {
 // breaks, direction overrides), which would forge output on a terminal.
 func checkText(s string) error {
 	if r, bad := textsafe.Control(s); bad {
-		return fmt.Errorf("%q holds the control character U+%04X", s, r)
+		return fmt.Errorf("%s holds the control character U+%04X", textsafe.Quote(s), r)
 	}
 	return nil
 }
@@ -184,7 +184,7 @@ func mappingValue(k, raw string) (string, error) {
 	default:
 		var x any
 		_ = json.Unmarshal([]byte(raw), &x)
-		return "", fmt.Errorf("the value of %q must be a string or a number, not %s", k, jsonKind(x))
+		return "", fmt.Errorf("the value of %s must be a string or a number, not %s", textsafe.Quote(k), jsonKind(x))
 	}
 	return v, mappingText(k, v)
 }
@@ -192,7 +192,7 @@ func mappingValue(k, raw string) (string, error) {
 // mappingText checks a data source id.
 func mappingText(k, v string) error {
 	if err := checkScientific(v); err != nil {
-		return fmt.Errorf("the value of %q: %w", k, err)
+		return fmt.Errorf("the value of %s: %w", textsafe.Quote(k), err)
 	}
 	return nil
 }
@@ -201,7 +201,7 @@ func mappingText(k, v string) error {
 func propertyValue(k, raw string) (string, error) {
 	v, err := canonjson.Canonical(raw)
 	if err != nil {
-		return "", fmt.Errorf("the value of %q: %v", k, err)
+		return "", fmt.Errorf("the value of %s: %v", textsafe.Quote(k), err)
 	}
 	return v, nil
 }

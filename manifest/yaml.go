@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"groupsync/internal/canonjson"
+	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 )
 
@@ -40,7 +41,10 @@ func ParseYAML(r io.Reader, opts Options) ([]reconcile.Group, Errors) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil
 	}
-	y := &yamlParser{opts: opts, budget: aliasBudget}
+	if perr := checkAliases(doc.Content[0], opts.aliases); perr != nil {
+		return nil, Errors{perr}
+	}
+	y := &yamlParser{opts: opts}
 	root, perr := y.resolve(doc.Content[0])
 	if perr != nil {
 		return nil, Errors{perr}
@@ -84,23 +88,13 @@ func invalidUTF8Line(data []byte) int {
 	return line
 }
 
-var errAliasBudget = fmt.Errorf("aliases expand to more than %d values: refused", aliasBudget)
-
-// aliasBudget bounds the nodes that aliases may expand to in one file. A
-// few hundred bytes of nested aliases ("billion laughs") otherwise expand
-// to gigabytes.
-const aliasBudget = 100_000
-
 type yamlParser struct {
 	opts Options
 	errs Errors
-	// budget is what aliases may still expand to.
-	budget int
 	// expanding holds the anchors being expanded, to catch an alias
-	// inside its own anchor; aliased counts the aliases being expanded.
-	expanding  []*yaml.Node
-	aliased    int
-	overBudget bool
+	// inside its own anchor. What aliases expand to was bounded before
+	// (checkAliases).
+	expanding []*yaml.Node
 }
 
 func (y *yamlParser) errorf(n *yaml.Node, field, format string, args ...any) *ParseError {
@@ -115,11 +109,11 @@ func (y *yamlParser) fail(n *yaml.Node, field, format string, args ...any) {
 func (y *yamlParser) resolve(n *yaml.Node) (*yaml.Node, *ParseError) {
 	for i := 0; n.Kind == yaml.AliasNode; i++ {
 		if n.Alias == nil || i > 100 {
-			return nil, y.errorf(n, "", "alias *%s names nothing", n.Value)
+			return nil, y.errorf(n, "", "alias *%s names nothing", textsafe.Cut(n.Value))
 		}
 		for _, e := range y.expanding {
 			if e == n.Alias {
-				return nil, y.errorf(n, "", "alias *%s is used inside its own anchor, a cycle", n.Value)
+				return nil, y.errorf(n, "", "alias *%s is used inside its own anchor, a cycle", textsafe.Cut(n.Value))
 			}
 		}
 		n = n.Alias
@@ -138,7 +132,7 @@ func (y *yamlParser) document(root *yaml.Node) ([]reconcile.Group, Errors) {
 		case "groups":
 			groups = v
 		default:
-			y.fail(k, "", "unknown key %q (the top level has defaults and groups)", key)
+			y.fail(k, "", "unknown key %s (the top level has defaults and groups)", textsafe.Quote(key))
 		}
 	})
 	if groups == nil {
@@ -236,7 +230,7 @@ func (y *yamlParser) group(n *yaml.Node, isDefaults bool) *reconcile.Group {
 		case f != nil:
 			y.field(g, f, v)
 		default:
-			y.fail(k, "", "unknown key %q in %s (keys are %s)", key, where, y.knownKeys())
+			y.fail(k, "", "unknown key %s in %s (keys are %s)", textsafe.Quote(key), where, y.knownKeys())
 		}
 	})
 	if !isDefaults {
@@ -262,7 +256,7 @@ func (y *yamlParser) eachKey(n *yaml.Node, where string, f func(key string, k, v
 			name = "user_group_id"
 		}
 		if seen[name] {
-			y.fail(k, "", "key %q is given twice in this %s", k.Value, where)
+			y.fail(k, "", "key %s is given twice in this %s", textsafe.Quote(k.Value), where)
 			continue
 		}
 		seen[name] = true
@@ -362,12 +356,6 @@ func (y *yamlParser) properties(f *reconcile.Field, v *yaml.Node) reconcile.Pair
 	}
 	y.eachKey(v, f.Name, func(key string, k, val *yaml.Node) {
 		x, err := y.value(val)
-		if errors.Is(err, errAliasBudget) {
-			if y.overBudget {
-				return // said once, at the first value over the budget
-			}
-			y.overBudget = true
-		}
 		if err != nil {
 			y.fail(val, f.Name+"."+key, "%v", err)
 			return
@@ -437,23 +425,16 @@ func (y *yamlParser) name(f *reconcile.Field, v *yaml.Node) string {
 // value converts a node to a JSON-ready value, keeping YAML's types for
 // what JSON has (strings, numbers, booleans, null, lists, maps) and the
 // text as written for the rest: a date stays "2026-01-15", not a
-// timestamp. Aliases are expanded within the file's budget, and an alias
-// inside its own anchor is refused.
+// timestamp. Aliases are expanded (within the budget checkAliases
+// enforced), and an alias inside its own anchor is refused.
 func (y *yamlParser) value(n *yaml.Node) (any, error) {
-	if y.aliased > 0 {
-		if y.budget <= 0 {
-			return nil, errAliasBudget
-		}
-		y.budget--
-	}
 	if n.Kind == yaml.AliasNode {
 		target, perr := y.resolve(n)
 		if perr != nil {
 			return nil, perr.Err
 		}
 		y.expanding = append(y.expanding, target)
-		y.aliased++
-		defer func() { y.expanding, y.aliased = y.expanding[:len(y.expanding)-1], y.aliased-1 }()
+		defer func() { y.expanding = y.expanding[:len(y.expanding)-1] }()
 		return y.value(target)
 	}
 	if n.Anchor != "" {

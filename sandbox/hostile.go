@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -32,6 +34,17 @@ const (
 	// HostileEchoText does the same with a long plain-text body, the API
 	// token straddling the 300th byte.
 	HostileEchoText Hostile = "echo-text"
+	// HostileEchoKey acts on creates and updates, then fails them with a
+	// JSON error body whose keys are the API token and the group's token.
+	HostileEchoKey Hostile = "echo-key"
+	// HostileEchoState acts on creates and updates, then fails them with
+	// a JSON error body that echoes the tokens of other groups (as an
+	// unrelated call would): as keys, nested values, in capitals, split
+	// by a space; and the API token split by a space.
+	HostileEchoState Hostile = "echo-state"
+	// HostileRedirectToken redirects every request to a host whose name
+	// holds the API token.
+	HostileRedirectToken Hostile = "redirect-token"
 	// HostileThrottle answers 429 to everything, forever.
 	HostileThrottle Hostile = "throttle-forever"
 	// HostileNotFound answers every request with an HTML 404 page, as a
@@ -55,7 +68,8 @@ const (
 )
 
 // AllHostile lists the hostile modes, for flags and tests.
-var AllHostile = []Hostile{HostileRedirect, HostileOtherGroup, HostileSameToken, HostileNearJSON, HostileEchoToken, HostileEchoText, HostileThrottle, HostileNotFound,
+var AllHostile = []Hostile{HostileRedirect, HostileOtherGroup, HostileSameToken, HostileNearJSON, HostileEchoToken, HostileEchoText,
+	HostileEchoKey, HostileEchoState, HostileRedirectToken, HostileThrottle, HostileNotFound,
 	HostileListSwapTokens, HostileListDuplicates, HostileListEndless, HostileListOtherAccessGroup}
 
 // sameToken is the token HostileSameToken gives everyone.
@@ -77,6 +91,9 @@ func (s *Server) hostileBefore(w http.ResponseWriter, r *http.Request) bool {
 			target = "https://attacker.invalid"
 		}
 		http.Redirect(w, r, strings.TrimRight(target, "/")+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		return true
+	case s.is(HostileRedirectToken):
+		http.Redirect(w, r, "https://"+s.cfg.Token+".attacker.invalid"+r.URL.RequestURI(), http.StatusFound)
 		return true
 	case s.is(HostileNotFound):
 		notFoundPage(w)
@@ -104,6 +121,12 @@ func (s *Server) hostileAnswer(w http.ResponseWriter, req *request, code int, an
 		// message cut before it is scrubbed would keep its first part.
 		const head, auth = "upstream error: ", "Explo-Authorization: Token "
 		io.WriteString(w, head+strings.Repeat("x", 294-len(head)-len(auth))+auth+s.cfg.Token+"; the customer token was "+token+"\n")
+		return true
+	case s.is(HostileEchoKey):
+		writeJSON(w, http.StatusBadRequest, map[string]any{"success": 0, s.cfg.Token: "invalid", token: "refused"})
+		return true
+	case s.is(HostileEchoState):
+		writeJSON(w, http.StatusBadRequest, s.echoOthers(req.id))
 		return true
 	case code != http.StatusOK:
 		return false
@@ -134,6 +157,38 @@ func (s *Server) hostileAnswer(w http.ResponseWriter, req *request, code int, an
 		return true
 	}
 	return false
+}
+
+// echoOthers is an error body that echoes the tokens of up to 20 groups
+// other than id, in the ways a service might, and the API token split by
+// a space.
+func (s *Server) echoOthers(id string) map[string]any {
+	s.mu.Lock()
+	var tokens []string
+	for _, gid := range slices.Sorted(maps.Keys(s.groups)) {
+		if gid != id && len(tokens) < 20 {
+			tokens = append(tokens, s.groups[gid].Token)
+		}
+	}
+	s.mu.Unlock()
+	body := map[string]any{"success": 0}
+	var said []string
+	for i, t := range tokens {
+		switch i % 4 {
+		case 0:
+			said = append(said, t)
+		case 1:
+			said = append(said, strings.ToUpper(t))
+		case 2:
+			said = append(said, t[:len(t)/2]+" "+t[len(t)/2:])
+		case 3:
+			body[t] = "taken"
+		}
+	}
+	api := s.cfg.Token
+	body["errors"] = []any{map[string]any{"conflict": map[string]any{"detail": "the request conflicts with " + strings.Join(said, ", ")}},
+		"Explo-Authorization: Token " + api[:len(api)/2] + " " + api[len(api)/2:]}
+	return body
 }
 
 func groupToken(answer map[string]any) string {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -60,6 +61,24 @@ func TestSandbox_HostileModes(t *testing.T) {
 				t.Errorf("%d: the API token at %d of %q, want it across byte 300", resp.StatusCode, i, text)
 			}
 		}},
+		{HostileEchoKey, func(t *testing.T, s *Server, resp *http.Response, text string) {
+			if resp.StatusCode != 400 || !strings.Contains(text, `"`+token+`":"invalid"`) || !strings.Contains(text, `"`+s.Groups()["a"].Token+`":"refused"`) {
+				t.Errorf("%d %s", resp.StatusCode, text)
+			}
+		}},
+		{HostileEchoState, func(t *testing.T, s *Server, resp *http.Response, text string) {
+			others := []string{s.Groups()["other-0"].Token, strings.ToUpper(s.Groups()["other-1"].Token), s.Groups()["other-3"].Token, token[:len(token)/2] + " "}
+			for _, want := range others {
+				if resp.StatusCode != 400 || !strings.Contains(text, want) || strings.Contains(text, s.Groups()["a"].Token) {
+					t.Errorf("%d %s: want %q in it", resp.StatusCode, text, want)
+				}
+			}
+		}},
+		{HostileRedirectToken, func(t *testing.T, s *Server, resp *http.Response, text string) {
+			if resp.StatusCode != 302 || resp.Header.Get("Location") != "https://"+token+".attacker.invalid/api/create_user_group/" {
+				t.Errorf("%d %s", resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}},
 		{HostileThrottle, func(t *testing.T, s *Server, resp *http.Response, text string) {
 			if resp.StatusCode != 429 || len(s.Groups()) != 0 {
 				t.Errorf("%d", resp.StatusCode)
@@ -74,6 +93,11 @@ func TestSandbox_HostileModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.mode), func(t *testing.T) {
 			s, url := start(t, Config{Quota: -1, Hostile: []Hostile{tt.mode}})
+			for i := range 4 {
+				if tt.mode == HostileEchoState {
+					s.Put(Group{ID: fmt.Sprintf("other-%d", i), Name: "O"})
+				}
+			}
 			resp, text := raw(t, url, "/api/create_user_group/", body)
 			tt.check(t, s, resp, text)
 		})

@@ -65,6 +65,19 @@ func Write(path string, opts Options, write func(io.Writer) error) (err error) {
 	return syncDir(dir)
 }
 
+// Probe reports whether [Write] could create its temporary file next to
+// path, by creating one and removing it: a run checks it before it
+// changes anything it would then fail to report. A run killed in between
+// leaves a file that [Sweep] removes.
+func Probe(path string) error {
+	dir, base := split(path)
+	tmp, err := os.CreateTemp(dir, tmpPrefix+base+".*")
+	if err != nil {
+		return err
+	}
+	return errors.Join(tmp.Close(), os.Remove(tmp.Name()))
+}
+
 func split(path string) (dir, base string) {
 	dir, base = filepath.Split(path)
 	if dir == "" {

@@ -1,6 +1,7 @@
 package textsafe
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -47,4 +48,29 @@ func FuzzEscape(f *testing.F) {
 			t.Fatalf("Escape(%q) = %q: changed safe text", s, out)
 		}
 	})
+}
+
+func TestQuote(t *testing.T) {
+	long := strings.Repeat("a", 524_288_000)
+	tests := []struct {
+		f        func(string) string
+		in, want string
+	}{
+		{Quote, "acme", `"acme"`},
+		{Quote, "line\nbreak", `"line\nbreak"`},
+		{Quote, strings.Repeat("x", MaxEcho), `"` + strings.Repeat("x", MaxEcho) + `"`},
+		{Quote, long, `"` + strings.Repeat("a", MaxEcho) + `…" (524,288,000 bytes)`},
+		{Quote, strings.Repeat("é", 100), `"` + strings.Repeat("é", MaxEcho/2) + `…" (200 bytes)`},
+		{Quote, "x" + strings.Repeat("é", 100), `"x` + strings.Repeat("é", (MaxEcho-1)/2) + `…" (201 bytes)`},
+		{QuoteASCII, "e\u0301", `"e\u0301"`},
+		{QuoteASCII, strings.Repeat("é", 100), `"` + strings.Repeat(`\u00e9`, MaxEcho/2) + `…" (200 bytes)`},
+		{Cut, "dir/file.csv", "dir/file.csv"},
+		{Cut, strings.Repeat("d", MaxName), strings.Repeat("d", MaxName)},
+		{Cut, strings.Repeat("d", 5000), strings.Repeat("d", MaxName) + "… (5,000 bytes)"},
+	}
+	for _, tt := range tests {
+		if got := tt.f(tt.in); got != tt.want {
+			t.Errorf("%.40q → %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }
