@@ -37,7 +37,9 @@ func TestCustomerAPI_CreateRerunAndRefresh(t *testing.T) {
 	if _, stderr, code := e.run("apply", "-f", m); code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	if st := e.sb.Stats(); st.Paths["/api/create_customer/"] != 40 || st.Requests != 40 {
+	// The manifest names group tags: they are listed once, before any
+	// create.
+	if st := e.sb.Stats(); st.Paths["/api/create_customer/"] != 40 || st.Paths["/api/group_tags/"] != 1 || st.Requests != 41 {
 		t.Fatalf("first apply: %v", st.Paths)
 	}
 	checkReportMatchesSandbox(t, e, 40)
@@ -66,7 +68,8 @@ func TestCustomerAPI_CreateRerunAndRefresh(t *testing.T) {
 	if _, stderr, code := e.run("apply", "-f", m, "--refresh"); code != 0 {
 		t.Fatalf("apply --refresh: exit %d\n%s", code, stderr)
 	}
-	if p := e.sb.Stats().Paths; p["/v2/api/customers/"] != 1 || p["/api/update_customer/"] != 3 || p["/api/create_customer/"] != 1 || e.sb.Stats().Requests != 5 {
+	if p := e.sb.Stats().Paths; p["/v2/api/customers/"] != 1 || p["/api/update_customer/"] != 3 || p["/api/create_customer/"] != 1 ||
+		p["/api/group_tags/"] != 1 || e.sb.Stats().Requests != 6 {
 		t.Fatalf("apply --refresh made %v", p)
 	}
 	checkReportMatchesSandbox(t, e, 40)
@@ -139,10 +142,17 @@ func TestCustomerAPI_Prune(t *testing.T) {
 		}
 	}
 
+	// A customer made elsewhere below org: org is not deleted, under
+	// either revision of delete.
 	only := e.write("only-other.yaml", "- {id: other, name: Other}\n")
+	if _, stderr, code := e.run("plan", "-f", only, "--prune"); code != 1 ||
+		!strings.Contains(stderr, `deleting "org" would also delete "foreign-child", which this state does not own (it was made elsewhere)`) {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	e.sb.Delete("foreign-child")
 	stdout, _, _ := e.run("plan", "-f", only, "--prune")
-	if !strings.Contains(stdout, "  - delete org  (and with it, below it: dept, foreign-child, team)") {
-		t.Errorf("plan does not name the cascade:\n%s", stdout)
+	if !strings.Contains(stdout, "  - delete org  (after the customers below it, deleted first: dept, team)") {
+		t.Errorf("plan does not name what goes first:\n%s", stdout)
 	}
 	e.sb.ResetStats()
 	if _, stderr, code := e.run("apply", "-f", only, "--prune", "--concurrency", "8"); code != 0 {

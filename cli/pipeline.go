@@ -66,9 +66,9 @@ func prepare(ctx context.Context, cfg Config, o IO, s stage) (*pipeline, error) 
 		p.checkState,
 		p.connect,
 		func() error { return p.resolve(ctx, s.lock) },
-		func() error { return p.checkTags(ctx) },
 		p.checkOnly,
 		func() error { return p.diff(ctx) },
+		func() error { return p.checkTags(ctx) },
 		p.checkPlan,
 		p.checkSaved,
 	}
@@ -277,30 +277,30 @@ func pendingList(st *reconcile.State) []*reconcile.Intent {
 }
 
 // checkTags refuses, before any write, a group tag the service does not
-// have. It lists the tags only when a manifest names any, and only with a
-// token (a plan without one cannot ask).
+// have. It lists the tags once, only when the plan sends any (a run with
+// nothing to change calls nothing), and only with a token (a plan without
+// one cannot ask).
 func (p *pipeline) checkTags(ctx context.Context) error {
 	if p.cfg.API != APICustomer || p.token == "" {
 		return nil
 	}
 	tags := reconcile.FieldOf(reconcile.FieldTags)
-	named := false
-	for i := range p.groups {
-		if g := &p.groups[i]; g.Managed.Has(tags.Bit) && len(tags.List(g)) > 0 {
-			named = true
-			break
+	var sent []*reconcile.Group
+	for _, c := range p.plan.Work() {
+		if g := c.Desired; g != nil && g.Managed.Has(tags.Bit) && len(tags.List(g)) > 0 {
+			sent = append(sent, g)
 		}
 	}
-	if !named {
+	if len(sent) == 0 {
 		return nil
 	}
 	known, err := p.applier(nil).Tags(ctx)
 	if err != nil {
 		return p.readError(err)
 	}
+	p.plan.ListCalls++
 	var errs manifest.Errors
-	for i := range p.groups {
-		g := &p.groups[i]
+	for _, g := range sent {
 		for _, t := range tags.List(g) {
 			if !slices.Contains(known, t) {
 				errs = append(errs, &manifest.ParseError{File: g.Source.File, Line: g.Source.Line, Field: tags.Name,

@@ -19,7 +19,7 @@ func (p *Plan) Rows(st *State, ran []Result) iter.Seq[*Result] {
 			c := &p.Changes[i]
 			r := &Result{ID: c.ID, Desired: c.Desired, Action: c.Action, Status: StatusOK}
 			switch c.Action {
-			case ActionOrphan:
+			case ActionOrphan, ActionNoop:
 			default:
 				if ran != nil {
 					r = &ran[w]

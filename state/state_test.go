@@ -22,8 +22,14 @@ func sample() *reconcile.State {
 	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	st.Groups["a"] = &reconcile.Applied{Group: reconcile.Group{ID: "a", Name: "A", IsDemo: true,
 		Mapping: reconcile.Pairs{{Key: "40", Value: "1"}}, Properties: reconcile.Pairs{{Key: "p", Value: `{"x":[1,"y"]}`}},
-		Managed: reconcile.FieldIsDemo | reconcile.FieldMapping | reconcile.FieldProperties}, Token: "t-a", EnvTag: "Customer", AppliedAt: at}
-	st.Groups["b"] = &reconcile.Applied{Group: reconcile.Group{ID: "b", Name: "B"}, Token: "t-b", AppliedAt: at}
+		Managed: reconcile.FieldIsDemo | reconcile.FieldMapping | reconcile.FieldProperties}, Token: "t-a", EnvTag: "Customer", AppliedAt: at,
+		Origin: reconcile.OriginCreated}
+	st.Groups["b"] = &reconcile.Applied{Group: reconcile.Group{ID: "b", Name: "B", Managed: reconcile.CustomerFields,
+		Customer: &reconcile.Customer{Emails: []string{"a@x"}, Tags: []string{"eu", "gold"}, Level: "Team", Parent: "a"}},
+		Token: "t-b", AppliedAt: at, Origin: reconcile.OriginAdopted, Orphan: true}
+	st.RootLevel, st.OrphansKnown = "Organization", true
+	st.Pending["b"] = &reconcile.Intent{Op: reconcile.OpRotate, ID: "b", Token: "t-b", At: at}
+	st.Pending["c"] = &reconcile.Intent{Op: reconcile.OpRename, ID: "d", To: "c", Token: "t-d", At: at}
 	return st
 }
 
@@ -88,7 +94,7 @@ func TestStore_BackupAndCorruption(t *testing.T) {
 
 func TestRead_RefusesNewerFormat(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.json")
-	os.WriteFile(path, []byte(`{"format_version": 2, "groups": {}}`), 0o600)
+	os.WriteFile(path, []byte(fmt.Sprintf(`{"format_version": %d, "groups": {}}`, FormatVersion+1)), 0o600)
 	if _, err := Read(path); err == nil || !strings.Contains(err.Error(), "newer than this groupsync understands") {
 		t.Errorf("Read() = %v", err)
 	}
