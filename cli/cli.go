@@ -127,13 +127,48 @@ func Run(ctx context.Context, args []string, o IO) error {
 }
 
 func version() string {
-	if Version != "" {
-		return Version
+	bi, _ := debug.ReadBuildInfo()
+	return versionOf(Version, bi)
+}
+
+// versionOf is the version a binary reports: the one stamped with
+// -ldflags (make build, make dist), else the module version go install
+// records, else the commit go build records from git, else "(devel)". Go
+// records no commit for a build outside a repository (or in a git
+// worktree), nor with -buildvcs=false.
+func versionOf(stamped string, bi *debug.BuildInfo) string {
+	if stamped != "" {
+		return stamped
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	if bi == nil {
+		return "(devel)"
 	}
-	return "(devel)"
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, at string
+	var modified bool
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "(devel)"
+	}
+	v := "devel " + rev[:min(len(rev), 12)]
+	if at != "" {
+		v += " " + at
+	}
+	if modified {
+		v += " (modified)"
+	}
+	return v
 }
 
 // newFlagSet returns a flag set that reports to stderr and does not exit.
