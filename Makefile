@@ -45,6 +45,8 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime $(FUZZTIME) ./manifest
 	$(GO) test -run '^$$' -fuzz FuzzParseYAML -fuzztime $(FUZZTIME) ./manifest
+	$(GO) test -run '^$$' -fuzz FuzzParseXLSX -fuzztime $(FUZZTIME) ./manifest
+	$(GO) test -run '^$$' -fuzz FuzzPlainNumber -fuzztime $(FUZZTIME) ./manifest
 	$(GO) test -run '^$$' -fuzz FuzzObject -fuzztime $(FUZZTIME) ./internal/flatjson
 	$(GO) test -run '^$$' -fuzz FuzzCanonical -fuzztime $(FUZZTIME) ./internal/canonjson
 	$(GO) test -run '^$$' -fuzz FuzzQuote -fuzztime $(FUZZTIME) ./internal/canonjson

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"iter"
@@ -24,21 +25,35 @@ deletes) only what differs, at --rate, and writes a report of every group.
 In a terminal it shows the plan and asks first, unless --auto-approve.
 `
 
-func runApply(ctx context.Context, args []string, o IO) error {
-	cfg := DefaultConfig(o.Getenv)
-	fs := newFlagSet("apply", applyHelp, o.Stderr)
+// applyFlagSet is apply's flags, writing into cfg.
+func applyFlagSet(cfg *Config, stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet("apply", applyHelp, stderr)
 	cfg.planFlags(fs)
 	cfg.callFlags(fs)
 	fs.BoolVar(&cfg.DryRun, "dry-run", false, "plan and call nothing; writes the report (status planned) only when --report is given")
 	fs.IntVar(&cfg.MaxChanges, "max-changes", 0, "refuse to start when the plan has more than `N` creates, updates and deletes (0: no limit)")
 	fs.StringVar(&cfg.Plan, "plan", "", "apply exactly the plan saved by plan --out `PLAN.json`")
 	fs.BoolVar(&cfg.AutoApprove, "auto-approve", false, "do not ask before applying, even in a terminal")
+	cfg.formatFlag(fs, false)
+	cfg.logFlag(fs)
+	cfg.bomFlag(fs)
+	return fs
+}
+
+func runApply(ctx context.Context, args []string, o IO) (err error) {
+	cfg := DefaultConfig(o.Getenv)
+	fs := applyFlagSet(&cfg, o.Stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := cfg.checkApply(); err != nil {
 		return err
 	}
+	if err := cfg.checkStdin(o, !cfg.DryRun); err != nil {
+		return err
+	}
+	o, done := cfg.logTo(o)
+	defer done(&err)
 	if cfg.DryRun {
 		return dryRun(ctx, &cfg, o)
 	}
@@ -86,7 +101,7 @@ func dryRun(ctx context.Context, cfg *Config, o IO) error {
 	var t tally
 	rows := t.count(p.plan.Rows(p.st, nil))
 	if cfg.ReportGiven {
-		if err := writeReport(cfg.Report, cfg.RedactTokens, rows); err != nil {
+		if err := writeReport(cfg.Report, cfg.reportOptions(), rows); err != nil {
 			return err
 		}
 	} else {
@@ -154,7 +169,7 @@ func (a *applyRun) run(ctx context.Context) error {
 		}
 	}
 	var t tally
-	if err := writeReport(a.cfg.Report, a.cfg.RedactTokens, t.count(p.plan.Rows(st, results))); err != nil {
+	if err := writeReport(a.cfg.Report, a.cfg.reportOptions(), t.count(p.plan.Rows(st, results))); err != nil {
 		problems = append(problems, fmt.Sprintf("the report could not be written (%v); %s", err, tokensIn))
 	}
 	if a.cfg.JSON {
@@ -188,8 +203,9 @@ func changed(results []reconcile.Result) int {
 
 // confirm shows the plan and asks for "yes", as terraform does.
 func (a *applyRun) confirm() error {
-	printPlan(a.o.Stderr, a.p.plan, a.cfg.Rate.Text, func(n int) string { return a.p.estimate(n).String() }, a.p.rebound)
-	fmt.Fprint(a.o.Stderr, "\nApply these changes? Only 'yes' will be accepted: ")
+	w := a.o.promptOut()
+	printPlan(w, a.p.plan, a.cfg.Rate.Text, func(n int) string { return a.p.estimate(n).String() }, a.p.rebound)
+	fmt.Fprint(w, "\nApply these changes? Only 'yes' will be accepted: ")
 	line, err := bufio.NewReader(a.o.Stdin).ReadString('\n')
 	if strings.TrimSpace(line) != "yes" {
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -210,7 +226,7 @@ func (a *applyRun) apply(ctx context.Context, n int) ([]reconcile.Result, error)
 	applier.Done = func(r *reconcile.Result) {
 		progress.add(r)
 		if a.cfg.Verbose {
-			progress.log(resultLine(r))
+			logResult(a.o, progress, r)
 		}
 	}
 	applier.OnStop = func(cause error, inFlight int) {
@@ -248,11 +264,19 @@ func (a *applyRun) printOutcome(t *tally, took time.Duration, ran bool) {
 				printf(a.o.Stderr, "groupsync: … and %d more failed groups (see the report)", t.status[reconcile.StatusFailed]-maxListed)
 				break
 			}
+			if a.o.log != nil {
+				logFailure(a.o, f)
+				continue
+			}
 			printf(a.o.Stderr, "groupsync: %s: %s failed: %s", f.ID, f.Action, f.Error)
 		}
 	}
 	calls := a.calls()
 	done := func(act reconcile.Action) int { return t.done[act] }
+	if a.o.log != nil {
+		a.logSummary(t, calls, took)
+		return
+	}
 	line := fmt.Sprintf("groupsync: %d created, %d adopted, %d updated, %s unchanged, %s orphaned", done(reconcile.ActionCreate), done(reconcile.ActionAdopt),
 		done(reconcile.ActionUpdate), thousands(t.actions[reconcile.ActionNoop]), thousands(t.actions[reconcile.ActionOrphan]))
 	if n := t.actions[reconcile.ActionDelete]; n > 0 {
@@ -263,6 +287,15 @@ func (a *applyRun) printOutcome(t *tally, took time.Duration, ran bool) {
 	}
 	printf(a.o.Stderr, "%s, %d failed, %d skipped; %s call%s in %s; report %s", line, t.status[reconcile.StatusFailed], t.status[reconcile.StatusSkipped],
 		thousands(calls), plural(calls), took.Round(time.Millisecond), a.cfg.Report)
+}
+
+// logSummary is printOutcome's line as a record of --log-format json.
+func (a *applyRun) logSummary(t *tally, calls int, took time.Duration) {
+	done := func(act reconcile.Action) int { return t.done[act] }
+	a.o.log.Info("summary", "created", done(reconcile.ActionCreate), "adopted", done(reconcile.ActionAdopt), "updated", done(reconcile.ActionUpdate),
+		"unchanged", t.actions[reconcile.ActionNoop], "orphaned", t.actions[reconcile.ActionOrphan], "deleted", done(reconcile.ActionDelete),
+		"rotated", done(reconcile.ActionRotate), "failed", t.status[reconcile.StatusFailed], "skipped", t.status[reconcile.StatusSkipped],
+		"calls", calls, "duration_seconds", took.Round(time.Millisecond).Seconds(), "report", a.cfg.Report)
 }
 
 // outcome turns the run's end into an exit code and a message. Exit 1
@@ -308,13 +341,18 @@ func (a *applyRun) outcome(ctx context.Context, t *tally, changed int, runErr er
 	return &exitError{code: code, err: errors.New(strings.Join(msgs, "\ngroupsync: error: "))}
 }
 
-// writeReport writes the report atomically, mode 0600.
-func writeReport(path string, redact bool, rows iter.Seq[*reconcile.Result]) error {
+func (c *Config) reportOptions() report.Options {
+	return report.Options{Redact: c.RedactTokens, BOM: c.ReportBOM}
+}
+
+// writeReport writes the report atomically, mode 0600: JSON when path
+// ends in .json, else CSV.
+func writeReport(path string, opts report.Options, rows iter.Seq[*reconcile.Result]) error {
 	if err := atomicfile.Sweep(path); err != nil {
 		return fmt.Errorf("write report %s: %w", path, err)
 	}
 	err := atomicfile.Write(path, atomicfile.Options{}, func(w io.Writer) error {
-		rw, err := report.NewWriter(w, redact)
+		rw, err := report.New(w, path, opts)
 		if err != nil {
 			return err
 		}

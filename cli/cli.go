@@ -11,7 +11,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime/debug"
+	"strings"
 
 	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
@@ -35,6 +37,20 @@ type IO struct {
 	// Clock is the time of progress lines and of the run; nil is the
 	// system's.
 	Clock reconcile.Clock
+
+	// log is set with --log-format json: per-group lines, progress and
+	// the summary are then records of it.
+	log *slog.Logger
+	// prompt is where apply asks, when Stderr is not text.
+	prompt io.Writer
+}
+
+// promptOut is where a question to a person goes: stderr, as text.
+func (o *IO) promptOut() io.Writer {
+	if o.prompt != nil {
+		return o.prompt
+	}
+	return o.Stderr
 }
 
 func (o *IO) clock() reconcile.Clock {
@@ -115,6 +131,8 @@ func Run(ctx context.Context, args []string, o IO) error {
 		return runRotate(ctx, rest, o)
 	case "sandbox":
 		return runSandbox(ctx, rest, o)
+	case "completion":
+		return runCompletion(rest, o)
 	case "version", "-version", "--version":
 		fmt.Fprintln(o.Stdout, "groupsync "+version())
 		return nil
@@ -172,13 +190,15 @@ func versionOf(stamped string, bi *debug.BuildInfo) string {
 }
 
 // newFlagSet returns a flag set that reports to stderr and does not exit.
+// Its help (-h) is the command's help text and its flags, written as the
+// README writes them.
 func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("groupsync "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, help)
 		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	return fs
 }
@@ -186,14 +206,30 @@ func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
 // parseFlags parses args, treating -h as success and any leftover argument
 // as a mistake (flags and -f values must come as flags).
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: ExitOK}
-		}
-		return &exitError{code: ExitFatal}
+	if err := parse(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q\ngroupsync: hint: name manifests with -f PATH", fs.Arg(0))
+	}
+	return nil
+}
+
+// parse parses args: -h prints the help, and a bad flag its error with a
+// pointer to -h, not the whole help, which would bury the error.
+func parse(fs *flag.FlagSet, args []string) error {
+	help, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = help
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		help()
+		return &exitError{code: ExitOK}
+	case err != nil:
+		return flagError(strings.TrimPrefix(fs.Name(), "groupsync "), err)
 	}
 	return nil
 }

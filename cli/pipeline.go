@@ -74,7 +74,7 @@ func (p *pipeline) close() {
 // load reads and validates the manifests, printing warnings; an invalid
 // manifest is an error after every problem is listed.
 func load(cfg *Config, o IO) (*manifest.Manifest, error) {
-	m, err := manifest.Load(cfg.Files, manifest.Options{Delimiter: cfg.Delimiter, Customer: cfg.API == APICustomer})
+	m, err := manifest.Load(cfg.Files, manifest.Options{Delimiter: cfg.Delimiter, Customer: cfg.API == APICustomer, Stdin: o.Stdin, StdinFormat: cfg.StdinFormat})
 	var perrs manifest.Errors
 	if errors.As(err, &perrs) {
 		for _, e := range perrs {

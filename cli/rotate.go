@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
+	"io"
 
 	"groupsync/reconcile"
 )
@@ -14,14 +16,22 @@ and records them in the state and the report. The old tokens stop
 working at once: the embedding application needs the new ones.
 `
 
-func runRotate(ctx context.Context, args []string, o IO) error {
-	cfg := DefaultConfig(o.Getenv)
-	cfg.API = APICustomer
-	fs := newFlagSet("rotate", rotateHelp, o.Stderr)
+// rotateFlagSet is rotate's flags, writing into cfg.
+func rotateFlagSet(cfg *Config, stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet("rotate", rotateHelp, stderr)
 	cfg.connectionFlags(fs)
 	cfg.callFlags(fs)
 	fs.Var(&flagValue{set: cfg.setOnly}, "only", "the customer `IDS` to rotate (comma-separated; required)")
 	fs.BoolVar(&cfg.AutoApprove, "auto-approve", false, "do not ask before rotating, even in a terminal")
+	cfg.logFlag(fs)
+	cfg.bomFlag(fs)
+	return fs
+}
+
+func runRotate(ctx context.Context, args []string, o IO) (err error) {
+	cfg := DefaultConfig(o.Getenv)
+	cfg.API = APICustomer
+	fs := rotateFlagSet(&cfg, o.Stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -37,6 +47,8 @@ func runRotate(ctx context.Context, args []string, o IO) error {
 	if err := cfg.checkConnection(); err != nil {
 		return err
 	}
+	o, done := cfg.logTo(o)
+	defer done(&err)
 	p := &pipeline{cfg: &cfg, o: o}
 	for _, step := range []func() error{func() error { return p.readToken(true) }, func() error { return p.openState(true) }, p.checkBinding} {
 		if err := step(); err != nil {
