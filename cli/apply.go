@@ -46,14 +46,14 @@ func runApply(ctx context.Context, args []string, o IO) (err error) {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	o, done := cfg.logTo(o)
+	defer done(&err)
 	if err := cfg.checkApply(); err != nil {
 		return err
 	}
 	if err := cfg.checkStdin(o, !cfg.DryRun); err != nil {
 		return err
 	}
-	o, done := cfg.logTo(o)
-	defer done(&err)
 	if cfg.DryRun {
 		return dryRun(ctx, &cfg, o)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"groupsync/manifest"
 	"groupsync/reconcile"
 )
 
@@ -111,6 +112,26 @@ func logResult(o IO, p *progress, r *reconcile.Result) {
 		attrs = append(attrs, "error", r.Err.Error())
 	}
 	o.log.Log(context.Background(), level, "group", attrs...)
+}
+
+// logProblem prints a problem of a manifest: a FILE:LINE line, or with
+// --log-format json a record with the file, line, cell and field apart.
+func logProblem(o IO, e *manifest.ParseError) {
+	if o.log == nil {
+		printf(o.Stderr, "groupsync: %s\n", e.Error())
+		return
+	}
+	attrs := []any{"file", e.File}
+	if e.Line > 0 {
+		attrs = append(attrs, "line", e.Line)
+	}
+	if e.Cell != "" {
+		attrs = append(attrs, "cell", e.Cell)
+	}
+	if e.Field != "" {
+		attrs = append(attrs, "field", e.Field)
+	}
+	o.log.Error(e.Error(), attrs...)
 }
 
 // logFailure logs a group that failed, for the summary's list.

@@ -56,7 +56,7 @@ func printPlanMarkdown(w io.Writer, p *reconcile.Plan, rate string, took func(in
 			break
 		}
 		c := &p.Changes[i]
-		fmt.Fprintf(bw, "| %s | %s | %s | %s |\n", markdownCell(changeMarks[c.Action]), c.Action, markdownCell(c.ID), markdownFields(c))
+		fmt.Fprintf(bw, "| %s | %s | %s | %s |\n", changeMarks[c.Action], c.Action, markdownCell(c.ID), markdownFields(c))
 	}
 }
 

@@ -78,7 +78,7 @@ func load(cfg *Config, o IO) (*manifest.Manifest, error) {
 	var perrs manifest.Errors
 	if errors.As(err, &perrs) {
 		for _, e := range perrs {
-			printf(o.Stderr, "groupsync: %s\n", e.Error())
+			logProblem(o, e)
 		}
 		return nil, fmt.Errorf("%d problem%s in the manifests; nothing was sent", len(perrs), plural(len(perrs)))
 	}

@@ -33,6 +33,8 @@ func runPlan(ctx context.Context, args []string, o IO) (err error) {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	o, done := cfg.logTo(o)
+	defer done(&err)
 	if len(cfg.Files) == 0 {
 		return errors.New("no manifest given\ngroupsync: hint: use -f FILE or -f DIR")
 	}
@@ -45,8 +47,6 @@ func runPlan(ctx context.Context, args []string, o IO) (err error) {
 	if cfg.JSON && cfg.PlanFormat == formatMarkdown {
 		return errors.New("--json and --format markdown can't be combined: each is a form of the plan")
 	}
-	o, done := cfg.logTo(o)
-	defer done(&err)
 	p, err := prepare(ctx, &cfg, o, stage{})
 	if err != nil {
 		return err

@@ -35,6 +35,8 @@ func runRotate(ctx context.Context, args []string, o IO) (err error) {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	o, done := cfg.logTo(o)
+	defer done(&err)
 	if len(cfg.Only) == 0 {
 		return errors.New("rotate needs --only ID,...: name the customers whose tokens to rotate")
 	}
@@ -47,8 +49,6 @@ func runRotate(ctx context.Context, args []string, o IO) (err error) {
 	if err := cfg.checkConnection(); err != nil {
 		return err
 	}
-	o, done := cfg.logTo(o)
-	defer done(&err)
 	p := &pipeline{cfg: &cfg, o: o}
 	for _, step := range []func() error{func() error { return p.readToken(true) }, func() error { return p.openState(true) }, p.checkBinding} {
 		if err := step(); err != nil {
