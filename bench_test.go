@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -71,9 +70,7 @@ func runBinary(b *testing.B, env []string, args ...string) measured {
 		b.Fatal(err)
 	}
 	m.code = cmd.ProcessState.ExitCode()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.maxRSS = ru.Maxrss * 1024
-	}
+	m.maxRSS = peakRSS(cmd.ProcessState)
 	return m
 }
 

@@ -8,10 +8,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"syscall"
 
 	"golang.org/x/term"
 
@@ -27,25 +27,26 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(25)
 	}
-	// SIGHUP (the terminal went away) stops a run as SIGINT does, so that
-	// it still writes its state and report. The first signal stops the
-	// run; a second one, whenever it comes, ends the process at once by
-	// that signal: the state stays consistent because every write to it
-	// is atomic. Signals are taken from the start, so a second Ctrl-C
-	// right after the first is never lost.
+	// The signals that stop a run (stopSignals: signal_unix.go,
+	// signal_windows.go) let it still write its state and report. The
+	// first one stops the run; a second one, whenever it comes, ends the
+	// process at once, by that signal (exit 128+signal): the state stays
+	// consistent because every write to it is atomic. Signals are taken
+	// from the start, so a second Ctrl-C right after the first is never
+	// lost.
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, stopSignals...)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-sigs
 		cancel()
-		sig := (<-sigs).(syscall.Signal)
-		signal.Reset(sig)
-		syscall.Kill(os.Getpid(), sig)
+		sig := <-sigs
+		fmt.Fprintln(os.Stderr, "groupsync: stopped at once by a second signal, without waiting for the calls in flight; the state is consistent: rerun to finish")
+		exitBySignal(sig)
 	}()
 	// A closed stdout (groupsync plan | head) must fail a write, not kill
 	// the process before it writes its state and report.
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ignoreBrokenPipe()
 	stdinTTY, stderrTTY := term.IsTerminal(int(os.Stdin.Fd())), term.IsTerminal(int(os.Stderr.Fd()))
 	os.Exit(cli.Main(ctx, os.Args[1:], cli.IO{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -132,6 +133,8 @@ type fatal interface {
 	Fatal(args ...any)
 }
 
+// readReport reads a CSV report, or a JSON one (its values as the CSV
+// would show them: null is empty).
 func readReport(t fatal, path string) []map[string]string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -139,6 +142,23 @@ func readReport(t fatal, path string) []map[string]string {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	if strings.HasSuffix(path, ".json") {
+		var objs []map[string]any
+		if err := json.NewDecoder(f).Decode(&objs); err != nil {
+			t.Fatal(err)
+		}
+		var rows []map[string]string
+		for _, o := range objs {
+			row := map[string]string{}
+			for k, v := range o {
+				if v != nil {
+					row[k] = fmt.Sprint(v)
+				}
+			}
+			rows = append(rows, row)
+		}
+		return rows
+	}
 	recs, err := csv.NewReader(f).ReadAll()
 	if err != nil {
 		t.Fatal(err)

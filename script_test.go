@@ -11,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/xuri/excelize/v2"
 
 	"groupsync/sandbox"
 )
@@ -35,7 +37,7 @@ func TestScript(t *testing.T) {
 			e.Setenv("SANDBOX_HOST", strings.TrimPrefix(ts.URL, "http://"))
 			return os.WriteFile(filepath.Join(e.WorkDir, "token.txt"), []byte(testToken+"\n"), 0o600)
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"sb": sbCommand, "exits": exitsCommand},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"sb": sbCommand, "exits": exitsCommand, "xlsx": xlsxCommand},
 	})
 }
 
@@ -164,3 +166,74 @@ type scriptTB struct{ ts *testscript.TestScript }
 func (s scriptTB) Helper()                        {}
 func (s scriptTB) Fatal(args ...any)              { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
 func (s scriptTB) Fatalf(format string, a ...any) { s.ts.Fatalf(format, a...) }
+
+// xlsxCommand builds an Excel workbook, as Excel would save it, from a
+// text file of cells, one a line (# starts a comment):
+//
+//	xlsx OUT.xlsx CELLS
+//
+//	sheet NAME              the sheets that follow are on NAME (first: Sheet1)
+//	REF text VALUE          a cell typed as text
+//	REF number VALUE        a number
+//	REF bool true|false     a boolean
+//	REF date 2006-01-02     a date (a number with a date format)
+//	REF formula EXPR        a formula (=EXPR), with no cached value
+//	REF format:CODE NUMBER  a number under a custom number format
+func xlsxCommand(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: xlsx OUT.xlsx CELLS")
+	}
+	f := excelize.NewFile()
+	defer f.Close()
+	sheet, first := "Sheet1", true
+	for n, line := range strings.Split(ts.ReadFile(args[1]), "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		ref, rest, _ := strings.Cut(line, " ")
+		kind, value, _ := strings.Cut(rest, " ")
+		var err error
+		switch {
+		case ref == "sheet":
+			if first {
+				err = f.SetSheetName(sheet, rest)
+			} else {
+				_, err = f.NewSheet(rest)
+			}
+			sheet, first = rest, false
+		case kind == "text":
+			err = f.SetCellStr(sheet, ref, value)
+		case kind == "number":
+			var v float64
+			if v, err = strconv.ParseFloat(value, 64); err == nil {
+				err = f.SetCellFloat(sheet, ref, v, -1, 64)
+			}
+		case kind == "bool":
+			err = f.SetCellBool(sheet, ref, value == "true")
+		case kind == "date":
+			var d time.Time
+			if d, err = time.Parse("2006-01-02", value); err == nil {
+				err = f.SetCellValue(sheet, ref, d)
+			}
+		case kind == "formula":
+			err = f.SetCellFormula(sheet, ref, value)
+		case strings.HasPrefix(kind, "format:"):
+			code := strings.TrimPrefix(kind, "format:")
+			var v float64
+			var style int
+			if v, err = strconv.ParseFloat(value, 64); err == nil {
+				if style, err = f.NewStyle(&excelize.Style{CustomNumFmt: &code}); err == nil {
+					if err = f.SetCellFloat(sheet, ref, v, -1, 64); err == nil {
+						err = f.SetCellStyle(sheet, ref, ref, style)
+					}
+				}
+			}
+		default:
+			err = fmt.Errorf("unknown kind %q", kind)
+		}
+		if err != nil {
+			ts.Fatalf("%s:%d: %v", args[1], n+1, err)
+		}
+	}
+	ts.Check(f.SaveAs(ts.MkAbs(args[0])))
+}

@@ -26,20 +26,34 @@ deletes) only what differs, at --rate, and writes a report of every group.
 In a terminal it shows the plan and asks first, unless --auto-approve.
 `
 
-func runApply(ctx context.Context, args []string, o IO) error {
-	cfg := DefaultConfig(o.Getenv)
-	fs := newFlagSet("apply", applyHelp, o.Stderr)
+// applyFlagSet is apply's flags, writing into cfg.
+func applyFlagSet(cfg *Config, stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet("apply", applyHelp, stderr)
 	cfg.planFlags(fs)
 	cfg.callFlags(fs)
 	fs.BoolVar(&cfg.DryRun, "dry-run", false, "plan and call nothing; writes the report (status planned) only when --report is given")
 	fs.IntVar(&cfg.MaxChanges, "max-changes", 0, "refuse to start when the plan has more than `N` creates, updates and deletes (0: no limit)")
 	fs.StringVar(&cfg.Plan, "plan", "", "apply exactly the plan saved by plan --out `PLAN.json`")
 	fs.BoolVar(&cfg.AutoApprove, "auto-approve", false, "do not ask before applying, even in a terminal")
+	cfg.formatFlag(fs, false)
+	cfg.logFlag(fs)
+	cfg.bomFlag(fs)
+	return fs
+}
+
+func runApply(ctx context.Context, args []string, o IO) (err error) {
+	cfg := DefaultConfig(o.Getenv)
+	fs := applyFlagSet(&cfg, o.Stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := cfg.forApply(fs)
+	o, done := cfg.logTo(o)
+	defer done(&err)
+	cfg, err = cfg.forApply(fs)
 	if err != nil {
+		return err
+	}
+	if err := cfg.checkStdin(o, !cfg.DryRun); err != nil {
 		return err
 	}
 	if cfg.DryRun {
@@ -110,7 +124,7 @@ func dryRun(ctx context.Context, cfg Config, o IO) error {
 	var t tally
 	rows := t.count(p.plan.Rows(p.st, nil))
 	if cfg.ReportGiven {
-		if err := writeReport(cfg.Report, cfg.RedactTokens, rows); err != nil {
+		if err := writeReport(cfg.Report, cfg.reportOptions(), rows); err != nil {
 			return err
 		}
 	} else {
@@ -182,7 +196,7 @@ func (a *applyRun) run(ctx context.Context) error {
 		}
 	}
 	var t tally
-	if err := writeReport(a.cfg.Report, a.cfg.RedactTokens, t.count(p.plan.Rows(st, results))); err != nil {
+	if err := writeReport(a.cfg.Report, a.cfg.reportOptions(), t.count(p.plan.Rows(st, results))); err != nil {
 		where := "the state holds the tokens recorded"
 		if !saved {
 			where = "the journal holds the tokens recorded"
@@ -230,11 +244,12 @@ func unknown(results []reconcile.Result) int {
 
 // confirm shows the plan and asks for "yes", as terraform does.
 func (a *applyRun) confirm() error {
-	printPlan(a.o.Stderr, a.p.plan, a.cfg.Rate.Text, func(n int) string { return a.p.estimate(n).String() }, a.p.rebound)
+	w := a.o.promptOut()
+	printPlan(w, a.p.plan, a.cfg.Rate.Text, func(n int) string { return a.p.estimate(n).String() }, a.p.rebound)
 	if a.warn != "" {
-		fmt.Fprintln(a.o.Stderr, "\n"+a.warn)
+		fmt.Fprintln(w, "\n"+a.warn)
 	}
-	fmt.Fprint(a.o.Stderr, "\nApply these changes? Only 'yes' will be accepted: ")
+	fmt.Fprint(w, "\nApply these changes? Only 'yes' will be accepted: ")
 	line, err := bufio.NewReader(a.o.Stdin).ReadString('\n')
 	if !strings.HasSuffix(line, "\n") {
 		// End of input (Ctrl-D) leaves the cursor on the prompt line.
@@ -257,7 +272,7 @@ func (a *applyRun) apply(ctx context.Context, n int) ([]reconcile.Result, error)
 	applier.Done = func(r *reconcile.Result) {
 		progress.add(r)
 		if a.cfg.Verbose {
-			progress.log(resultLine(r))
+			logResult(a.o, progress, r)
 		}
 	}
 	applier.OnStop = func(cause error, inFlight int) {
@@ -295,11 +310,19 @@ func (a *applyRun) printOutcome(t *tally, took time.Duration, ran bool) {
 				printf(a.o.Stderr, "groupsync: … and %d more failed groups (see the report)", t.status[reconcile.StatusFailed]-maxListed)
 				break
 			}
+			if a.o.log != nil {
+				logFailure(a.o, f)
+				continue
+			}
 			printf(a.o.Stderr, "groupsync: %s: %s failed: %s", textsafe.Cut(f.ID), f.Action, f.Error)
 		}
 	}
 	calls := a.calls()
 	done := func(act reconcile.Action) int { return t.done[act] }
+	if a.o.log != nil {
+		a.logSummary(t, calls, took)
+		return
+	}
 	line := fmt.Sprintf("groupsync: %d created, %d adopted, %d updated, %s unchanged, %s orphaned", done(reconcile.ActionCreate), done(reconcile.ActionAdopt),
 		done(reconcile.ActionUpdate), thousands(t.actions[reconcile.ActionNoop]), thousands(t.actions[reconcile.ActionOrphan]))
 	if n := t.actions[reconcile.ActionDelete]; n > 0 {
@@ -308,8 +331,20 @@ func (a *applyRun) printOutcome(t *tally, took time.Duration, ran bool) {
 	if n := t.actions[reconcile.ActionRotate]; n > 0 {
 		line += fmt.Sprintf(", %d rotated", done(reconcile.ActionRotate))
 	}
+	if n := t.actions[reconcile.ActionRename]; n > 0 {
+		line += fmt.Sprintf(", %d renamed", done(reconcile.ActionRename))
+	}
 	printf(a.o.Stderr, "%s, %d failed, %d skipped; %s call%s in %s; report %s", line, t.status[reconcile.StatusFailed], t.status[reconcile.StatusSkipped],
 		thousands(calls), plural(calls), took.Round(time.Millisecond), a.cfg.Report)
+}
+
+// logSummary is printOutcome's line as a record of --log-format json.
+func (a *applyRun) logSummary(t *tally, calls int, took time.Duration) {
+	done := func(act reconcile.Action) int { return t.done[act] }
+	a.o.log.Info("summary", "created", done(reconcile.ActionCreate), "adopted", done(reconcile.ActionAdopt), "updated", done(reconcile.ActionUpdate),
+		"unchanged", t.actions[reconcile.ActionNoop], "orphaned", t.actions[reconcile.ActionOrphan], "deleted", done(reconcile.ActionDelete),
+		"rotated", done(reconcile.ActionRotate), "renamed", done(reconcile.ActionRename), "failed", t.status[reconcile.StatusFailed], "skipped", t.status[reconcile.StatusSkipped],
+		"calls", calls, "duration_seconds", took.Round(time.Millisecond).Seconds(), "report", a.cfg.Report)
 }
 
 // outcome turns the run's end into an exit code and a message. Exit 1
@@ -355,16 +390,20 @@ func (a *applyRun) outcome(ctx context.Context, t *tally, changed int, runErr er
 	return &exitError{code: code, err: errors.New(strings.Join(msgs, "\ngroupsync: error: "))}
 }
 
-// writeReport writes the report atomically, mode 0600. It reads every row
-// even when the write fails, so that a summary counting them still says
-// what the run did.
-func writeReport(path string, redact bool, rows iter.Seq[*reconcile.Result]) error {
+func (c *Config) reportOptions() report.Options {
+	return report.Options{Redact: c.RedactTokens, BOM: c.ReportBOM}
+}
+
+// writeReport writes the report atomically, mode 0600: JSON when path ends
+// in .json, else CSV. It reads every row even when the write fails, so that
+// a summary counting them still says what the run did.
+func writeReport(path string, opts report.Options, rows iter.Seq[*reconcile.Result]) error {
 	read := false
 	err := atomicfile.Sweep(path)
 	if err == nil {
 		err = atomicfile.Write(path, atomicfile.Options{}, func(w io.Writer) error {
 			read = true
-			return encodeReport(w, redact, rows)
+			return encodeReport(w, path, opts, rows)
 		})
 	}
 	if !read {
@@ -378,8 +417,8 @@ func writeReport(path string, redact bool, rows iter.Seq[*reconcile.Result]) err
 }
 
 // encodeReport writes every row, and reads them all after a failed write.
-func encodeReport(w io.Writer, redact bool, rows iter.Seq[*reconcile.Result]) error {
-	rw, err := report.NewWriter(w, redact)
+func encodeReport(w io.Writer, path string, opts report.Options, rows iter.Seq[*reconcile.Result]) error {
+	rw, err := report.New(w, path, opts)
 	for r := range rows {
 		if err == nil {
 			err = rw.Write(r)

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime/debug"
 	"strings"
 
@@ -40,6 +41,19 @@ type IO struct {
 
 	// secrets are the run's, which stderr never carries.
 	secrets *explo.Secrets
+	// log is set with --log-format json: per-group lines, progress and
+	// the summary are then records of it.
+	log *slog.Logger
+	// prompt is where apply asks, when Stderr is not text.
+	prompt io.Writer
+}
+
+// promptOut is where a question to a person goes: stderr, as text.
+func (o *IO) promptOut() io.Writer {
+	if o.prompt != nil {
+		return o.prompt
+	}
+	return o.Stderr
 }
 
 func (o *IO) clock() reconcile.Clock {
@@ -122,6 +136,8 @@ func Run(ctx context.Context, args []string, o IO) error {
 		return runRotate(ctx, rest, o)
 	case "sandbox":
 		return runSandbox(ctx, rest, o)
+	case "completion":
+		return runCompletion(rest, o)
 	case "version", "-version", "--version":
 		fmt.Fprintln(o.Stdout, "groupsync "+version())
 		return nil
@@ -134,23 +150,60 @@ func Run(ctx context.Context, args []string, o IO) error {
 }
 
 func version() string {
-	if Version != "" {
-		return Version
+	bi, _ := debug.ReadBuildInfo()
+	return versionOf(Version, bi)
+}
+
+// versionOf is the version a binary reports: the one stamped with
+// -ldflags (make build, make dist), else the module version go install
+// records, else the commit go build records from git, else "(devel)". Go
+// records no commit for a build outside a repository (or in a git
+// worktree), nor with -buildvcs=false.
+func versionOf(stamped string, bi *debug.BuildInfo) string {
+	if stamped != "" {
+		return stamped
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	if bi == nil {
+		return "(devel)"
 	}
-	return "(devel)"
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, at string
+	var modified bool
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "(devel)"
+	}
+	v := "devel " + rev[:min(len(rev), 12)]
+	if at != "" {
+		v += " " + at
+	}
+	if modified {
+		v += " (modified)"
+	}
+	return v
 }
 
 // newFlagSet returns a flag set that reports to stderr and does not exit.
+// Its help (-h) is the command's help text and its flags, written as the
+// README writes them.
 func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("groupsync "+name, flag.ContinueOnError)
 	fs.SetOutput(flagOutput{stderr})
 	fs.Usage = func() {
 		fmt.Fprint(stderr, help)
 		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	return fs
 }
@@ -174,14 +227,30 @@ func (f flagOutput) Write(p []byte) (int, error) {
 // parseFlags parses args, treating -h as success and any leftover argument
 // as a mistake (flags and -f values must come as flags).
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: ExitOK}
-		}
-		return &exitError{code: ExitFatal}
+	if err := parse(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %s\ngroupsync: hint: name manifests with -f PATH", textsafe.Quote(fs.Arg(0)))
+	}
+	return nil
+}
+
+// parse parses args: -h prints the help, and a bad flag its error with a
+// pointer to -h, not the whole help, which would bury the error.
+func parse(fs *flag.FlagSet, args []string) error {
+	help, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = help
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		help()
+		return &exitError{code: ExitOK}
+	case err != nil:
+		return flagError(strings.TrimPrefix(fs.Name(), "groupsync "), err)
 	}
 	return nil
 }

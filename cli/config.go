@@ -58,6 +58,16 @@ type Config struct {
 	StallTimeout time.Duration
 	RedactTokens bool
 	Verbose      bool
+
+	// --format names the format of a manifest on standard input (csv or
+	// yaml), and plan's output (text or markdown); the two sets of
+	// values are apart, so one flag says either or both.
+	StdinFormat string
+	PlanFormat  string
+	// LogFormat is how stderr carries what a run says: text or json.
+	LogFormat string
+	// ReportBOM starts a CSV report with a UTF-8 byte order mark.
+	ReportBOM bool
 }
 
 // The APIs --api names.
@@ -119,6 +129,8 @@ func parseRate(s string) (Rate, error) {
 type flagValue struct {
 	text string
 	set  func(string) error
+	// choices are the values the flag takes, for shell completion.
+	choices []string
 }
 
 func (v *flagValue) String() string     { return v.text }
@@ -126,12 +138,12 @@ func (v *flagValue) Set(s string) error { v.text = s; return v.set(s) }
 
 // Flags a command may register. Each writes into the Config.
 func (c *Config) manifestFlags(fs *flag.FlagSet) {
-	fs.Func("f", "manifest `PATH`: a .csv, .tsv, .yaml or .yml file, or a directory of them (repeatable)", func(s string) error {
+	fs.Func("f", "manifest `PATH`: a .csv, .tsv, .yaml, .yml or .xlsx file (FILE.xlsx#SHEET for a sheet), a directory of them, or - for standard input (repeatable)", func(s string) error {
 		c.Files = append(c.Files, s)
 		return nil
 	})
-	fs.Var(&flagValue{set: func(s string) error { return c.setDelimiter(s) }}, "delimiter", "CSV delimiter `D`: ',', ';' or 'tab' (default: detected from the header)")
-	fs.Var(&flagValue{text: c.API, set: c.setAPI}, "api", "the Explo `API` to drive: user-group or customer")
+	fs.Var(&flagValue{set: func(s string) error { return c.setDelimiter(s) }, choices: []string{",", ";", "tab"}}, "delimiter", "CSV delimiter `D`: ',', ';' or 'tab' (default: detected from the header)")
+	fs.Var(&flagValue{text: c.API, set: c.setAPI, choices: []string{APIUserGroup, APICustomer}}, "api", "the Explo `API` to drive: user-group or customer")
 }
 
 func (c *Config) stateFlag(fs *flag.FlagSet) {
@@ -194,7 +206,7 @@ func (c Config) withPlan(saved *state.SavedPlan, fs *flag.FlagSet) (Config, erro
 }
 
 func (c *Config) callFlags(fs *flag.FlagSet) {
-	fs.Var(&flagValue{set: func(s string) error { return setPath(&c.Report, &c.ReportGiven, s) }}, "report", "report `PATH` (CSV, mode 0600: it holds tokens) (default \"groupsync-report.csv\")")
+	fs.Var(&flagValue{set: func(s string) error { return setPath(&c.Report, &c.ReportGiven, s) }}, "report", "report `PATH`: CSV, or JSON when it ends in .json; mode 0600: it holds tokens (default \"groupsync-report.csv\")")
 	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "calls in flight at once")
 	fs.IntVar(&c.MaxAttempts, "max-attempts", c.MaxAttempts, "failed attempts per call, first try included (429s do not count)")
 	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "timeout of one request")

@@ -91,7 +91,7 @@ func (p *pipeline) close() {
 // load reads and validates the manifests, printing warnings; an invalid
 // manifest is an error after every problem is listed.
 func load(cfg Config, o IO) (*manifest.Manifest, error) {
-	m, err := manifest.Load(cfg.Files, manifest.Options{Delimiter: cfg.Delimiter, Customer: cfg.API == APICustomer})
+	m, err := manifest.Load(cfg.Files, manifest.Options{Delimiter: cfg.Delimiter, Customer: cfg.API == APICustomer, Stdin: o.Stdin, StdinFormat: cfg.StdinFormat})
 	if err != nil {
 		return nil, problems(o, err, "")
 	}
@@ -109,7 +109,12 @@ func problems(o IO, err error, prefix string) error {
 		return err
 	}
 	for _, e := range perrs {
-		printf(o.Stderr, "groupsync: %s%s\n", prefix, e.Error())
+		if prefix != "" {
+			shown := *e
+			shown.File = prefix + e.File
+			e = &shown
+		}
+		logProblem(o, e)
 	}
 	return fmt.Errorf("%d problem%s in the manifests; nothing was sent", len(perrs), plural(len(perrs)))
 }

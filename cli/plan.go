@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 
 	"groupsync/state"
 )
@@ -14,20 +16,36 @@ Shows what apply would do, group by group and field by field. Makes no
 call that changes anything; with --refresh it reads the service.
 `
 
-func runPlan(ctx context.Context, args []string, o IO) error {
-	cfg := DefaultConfig(o.Getenv)
-	fs := newFlagSet("plan", planHelp, o.Stderr)
+// planFlagSet is plan's flags, writing into cfg.
+func planFlagSet(cfg *Config, stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet("plan", planHelp, stderr)
 	cfg.planFlags(fs)
 	fs.BoolVar(&cfg.DetailedExitcode, "detailed-exitcode", false, "exit 2 when the plan has changes, 0 when it has none")
 	fs.StringVar(&cfg.Out, "out", "", "save the plan to `PLAN.json` for apply --plan")
+	cfg.formatFlag(fs, true)
+	cfg.logFlag(fs)
+	return fs
+}
+
+func runPlan(ctx context.Context, args []string, o IO) (err error) {
+	cfg := DefaultConfig(o.Getenv)
+	fs := planFlagSet(&cfg, o.Stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	o, done := cfg.logTo(o)
+	defer done(&err)
 	if len(cfg.Files) == 0 {
 		return errors.New("no manifest given\ngroupsync: hint: use -f FILE or -f DIR")
 	}
 	if err := cfg.checkConnection(); err != nil {
 		return err
+	}
+	if err := cfg.checkStdin(o, false); err != nil {
+		return err
+	}
+	if cfg.JSON && cfg.PlanFormat == formatMarkdown {
+		return errors.New("--json and --format markdown can't be combined: each is a form of the plan")
 	}
 	p, err := prepare(ctx, cfg, o, stage{})
 	if err != nil {
@@ -42,13 +60,16 @@ func runPlan(ctx context.Context, args []string, o IO) error {
 		}
 	}
 	s := p.plan.Summary()
-	if cfg.JSON {
+	switch {
+	case cfg.JSON:
 		err = printPlanJSON(o.Stdout, p.plan, p.estimate(s.Calls).Seconds())
-	} else {
+	case cfg.PlanFormat == formatMarkdown:
+		printPlanMarkdown(o.Stdout, p.plan, cfg.Rate.Text, func(n int) string { return p.estimate(n).String() }, p.rebound)
+	default:
 		printPlan(o.Stdout, p.plan, cfg.Rate.Text, func(n int) string { return p.estimate(n).String() }, p.rebound)
 	}
 	if err != nil {
-		return err
+		return quietPipe(err)
 	}
 	if cfg.DetailedExitcode && (len(p.plan.Work()) > 0 || len(p.plan.Corrected) > 0) {
 		return &exitError{code: ExitChanges}

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -17,11 +18,13 @@ import (
 // log file wants. Lines of -v and of a stop go above the bar, not through
 // it.
 type progress struct {
-	w     io.Writer
-	bar   *progressbar.ProgressBar
-	clock reconcile.Clock
-	start time.Time
-	total int
+	w io.Writer
+	// records is --log-format json's: progress lines are records of it.
+	records *slog.Logger
+	bar     *progressbar.ProgressBar
+	clock   reconcile.Clock
+	start   time.Time
+	total   int
 
 	mu     sync.Mutex // guards the counts and every write to w
 	done   int
@@ -34,7 +37,7 @@ const progressEvery = 10 * time.Second
 
 func newProgress(o IO, total int) *progress {
 	c := o.clock()
-	p := &progress{w: o.Stderr, clock: c, start: c.Now(), total: total, stop: make(chan struct{}), ended: make(chan struct{})}
+	p := &progress{w: o.Stderr, records: o.log, clock: c, start: c.Now(), total: total, stop: make(chan struct{}), ended: make(chan struct{})}
 	if o.StderrTerminal {
 		p.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(o.Stderr), progressbar.OptionSetDescription("applying"),
 			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
@@ -90,9 +93,15 @@ func (p *progress) line() {
 	defer p.mu.Unlock()
 	now := p.clock.Now()
 	left := "unknown"
+	var leftSeconds float64 = -1
 	if p.done > 0 {
 		per := now.Sub(p.start) / time.Duration(p.done)
-		left = (per * time.Duration(p.total-p.done)).Round(time.Second).String()
+		d := (per * time.Duration(p.total-p.done)).Round(time.Second)
+		left, leftSeconds = d.String(), d.Seconds()
+	}
+	if p.records != nil {
+		p.records.Info("progress", "done", p.done, "total", p.total, "failed", p.failed, "left_seconds", leftSeconds)
+		return
 	}
 	fmt.Fprintf(p.w, "groupsync: %s progress: %s/%s groups done, %s failed, about %s left\n",
 		now.UTC().Format(time.RFC3339), thousands(p.done), thousands(p.total), thousands(p.failed), left)

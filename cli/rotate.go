@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 
 	"groupsync/reconcile"
 )
@@ -16,18 +18,28 @@ of the state with its current token. The old tokens stop working at once:
 the embedding application needs the new ones.
 `
 
-func runRotate(ctx context.Context, args []string, o IO) error {
-	cfg := DefaultConfig(o.Getenv)
-	cfg.API = APICustomer
-	fs := newFlagSet("rotate", rotateHelp, o.Stderr)
+// rotateFlagSet is rotate's flags, writing into cfg.
+func rotateFlagSet(cfg *Config, stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet("rotate", rotateHelp, stderr)
 	cfg.connectionFlags(fs)
 	cfg.callFlags(fs)
 	fs.Var(&flagValue{text: cfg.API, set: cfg.setAPI}, "api", "the Explo `API`: rotation needs customer, the default here")
 	fs.Var(&flagValue{set: cfg.setOnly}, "only", "the customer `IDS` to rotate (comma-separated; required)")
 	fs.BoolVar(&cfg.AutoApprove, "auto-approve", false, "do not ask before rotating, even in a terminal")
+	cfg.logFlag(fs)
+	cfg.bomFlag(fs)
+	return fs
+}
+
+func runRotate(ctx context.Context, args []string, o IO) (err error) {
+	cfg := DefaultConfig(o.Getenv)
+	cfg.API = APICustomer
+	fs := rotateFlagSet(&cfg, o.Stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	o, done := cfg.logTo(o)
+	defer done(&err)
 	if err := cfg.checkRotate(); err != nil {
 		return err
 	}

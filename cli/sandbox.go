@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -136,10 +137,16 @@ func split(s string) []string {
 	return out
 }
 
+// sandboxFlagSet is the sandbox's flags, writing into f.
+func sandboxFlagSet(f *sandboxFlags, stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet("sandbox", sandboxHelp, stderr)
+	f.register(fs)
+	return fs
+}
+
 func runSandbox(ctx context.Context, args []string, o IO) error {
 	var f sandboxFlags
-	fs := newFlagSet("sandbox", sandboxHelp, o.Stderr)
-	f.register(fs)
+	fs := sandboxFlagSet(&f, o.Stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

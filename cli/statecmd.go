@@ -5,9 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"groupsync/internal/textsafe"
@@ -24,11 +24,17 @@ with rm stays on the service, and the next plan treats it as unknown.
 Tokens are never shown.
 `
 
-func runState(args []string, o IO) error {
-	cfg := DefaultConfig(o.Getenv)
-	fs := newFlagSet("state", stateHelp, o.Stderr)
+// stateFlagSet is the flags of state, writing into cfg.
+func stateFlagSet(cfg *Config, stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet("state", stateHelp, stderr)
 	cfg.stateFlag(fs)
 	fs.BoolVar(&cfg.JSON, "json", false, "machine-readable output on stdout")
+	return fs
+}
+
+func runState(args []string, o IO) error {
+	cfg := DefaultConfig(o.Getenv)
+	fs := stateFlagSet(&cfg, o.Stderr)
 	words, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -56,11 +62,8 @@ func runState(args []string, o IO) error {
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var words []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, &exitError{code: ExitOK}
-			}
-			return nil, &exitError{code: ExitFatal}
+		if err := parse(fs, args); err != nil {
+			return nil, err
 		}
 		if fs.NArg() == 0 {
 			return words, nil
@@ -99,19 +102,28 @@ func stateList(cfg *Config, o IO) error {
 		for _, id := range ids {
 			out.Groups = append(out.Groups, groupJSON(st.Groups[id], false))
 		}
-		return writeJSON(o, out)
+		return quietPipe(writeJSON(o, out))
 	}
-	tw := tabwriter.NewWriter(o.Stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tFIELDS\tAPPLIED")
+	var tab table
+	tab.add("ID", "NAME", "FIELDS", "APPLIED")
 	for _, id := range ids {
 		a := st.Groups[id]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", textsafe.Escape(id), textsafe.Escape(a.Name), a.Managed, a.AppliedAt.UTC().Format(time.RFC3339))
+		tab.add(textsafe.Escape(id), textsafe.Escape(a.Name), a.Managed.String(), a.AppliedAt.UTC().Format(time.RFC3339))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	if err := tab.write(o.Stdout); err != nil {
+		return quietPipe(err)
 	}
 	printf(o.Stderr, "groupsync: %s group%s in %s, applied to %s", thousands(len(ids)), plural(len(ids)), textsafe.Cut(cfg.State), textsafe.Cut(orNone(st.APIURL)))
 	return nil
+}
+
+// quietPipe ends a listing whose reader went away (| head) as a success,
+// as plan does: there is nothing left to tell it.
+func quietPipe(err error) error {
+	if closedPipe(err) {
+		return nil
+	}
+	return err
 }
 
 func orNone(s string) string {
@@ -151,7 +163,7 @@ func stateShow(cfg *Config, o IO, id string) error {
 		return fmt.Errorf("%s is not in the state %s", textsafe.Quote(id), textsafe.Cut(cfg.State))
 	}
 	if cfg.JSON {
-		return writeJSON(o, groupJSON(a, true))
+		return quietPipe(writeJSON(o, groupJSON(a, true)))
 	}
 	printf(o.Stdout, "user_group_id: %s", a.ID)
 	for _, f := range (&reconcile.Change{Action: reconcile.ActionCreate, Desired: &a.Group}).Fields() {

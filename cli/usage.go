@@ -10,6 +10,7 @@ const Usage = `Usage:
     groupsync state    list|show ID|rm ID...       read the state, or forget groups (no call)
     groupsync rotate   --only ID,... [flags]       new tokens for these customers (Customer API)
     groupsync sandbox  [--addr 127.0.0.1:8089]     serve a local Explo API for demos and tests
+    groupsync completion bash|zsh|fish             print a shell completion script
     groupsync version
 
 Run 'groupsync COMMAND -h' for the flags of a command.
@@ -20,4 +21,6 @@ Exit codes:
     2  plan --detailed-exitcode: the plan has changes
     3  apply ran, but some groups did not converge, or what it changed
        could not all be recorded; the report (or the message) says which
+    128+N  stopped at once by a second signal N (130: Ctrl-C, 143: SIGTERM);
+       the state is consistent, and a rerun finishes the job
 `

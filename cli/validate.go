@@ -1,6 +1,10 @@
 package cli
 
-import "fmt"
+import (
+	"flag"
+	"fmt"
+	"io"
+)
 
 const validateHelp = `Usage: groupsync validate -f PATH... [--api API] [--delimiter D]
 
@@ -8,11 +12,21 @@ Checks manifests and lists every problem as FILE:LINE: field: message.
 No network.
 `
 
+// validateFlagSet is validate's flags, writing into cfg.
+func validateFlagSet(cfg *Config, stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet("validate", validateHelp, stderr)
+	cfg.manifestFlags(fs)
+	cfg.formatFlag(fs, false)
+	return fs
+}
+
 func runValidate(args []string, o IO) error {
 	cfg := DefaultConfig(o.Getenv)
-	fs := newFlagSet("validate", validateHelp, o.Stderr)
-	cfg.manifestFlags(fs)
+	fs := validateFlagSet(&cfg, o.Stderr)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.checkStdin(o, false); err != nil {
 		return err
 	}
 	m, err := load(cfg, o)

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"groupsync/reconcile"
@@ -110,11 +109,11 @@ func (c *Client) transportError(id string, err error) *Error {
 		return e
 	case errors.As(err, &dns):
 		e.Kind, e.Message = reconcile.ErrUnreachable, "cannot resolve the host name "+quote(c.secrets.Scrub(dns.Name))
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case refused(err):
 		e.Kind, e.Message = reconcile.ErrUnreachable, "connection refused"
 	case errors.As(err, &cert), errors.As(err, &unknown), errors.As(err, &hostname), errors.As(err, &header):
 		e.Kind, e.Message = reconcile.ErrUnreachable, "TLS failed: "+clean(err.Error(), c.secrets, c.baseURL)
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+	case reset(err):
 		e.Message = "the connection was reset"
 	default:
 		e.Message = clean(err.Error(), c.secrets, c.baseURL)

@@ -129,7 +129,10 @@ func crOnly(b []byte) bool {
 
 var (
 	errUTF16    = errors.New("the file is UTF-16, as Excel saves \"Unicode Text\": save it as \"CSV UTF-8 (Comma delimited)\" instead")
-	errWorkbook = errors.New("this is an Excel workbook, not a CSV file: in Excel, use File > Save As > \"CSV UTF-8 (Comma delimited)\"")
+	errWorkbook = errors.New("this is an Excel workbook, not a CSV file: name it .xlsx to read it as one")
+	// errOtherWorkbook is a spreadsheet's own format that groupsync does
+	// not read.
+	errOtherWorkbook = errors.New("groupsync cannot read this spreadsheet format: save it as an Excel workbook (.xlsx), or in Excel use File > Save As > \"CSV UTF-8 (Comma delimited)\"")
 )
 
 // checkSplit refuses a forced delimiter that leaves the header in one

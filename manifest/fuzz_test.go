@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -114,5 +116,60 @@ func FuzzParseYAML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		groups, errs := ParseYAML(strings.NewReader(in), Options{Customer: true})
 		checkGroups(t, groups, errs)
+	})
+}
+
+// FuzzParseXLSX builds a workbook around fuzzed cells (a text cell, and a
+// number under a fuzzed number format) and reads it: no panic, only
+// *ParseError, and a number is never read in scientific notation.
+func FuzzParseXLSX(f *testing.F) {
+	f.Add("acme", 123456789012.0, "General")
+	f.Add("00042", 42.0, "00000")
+	f.Add("=SUM(1)", 46000.0, "yyyy-mm-dd")
+	f.Add("1.23457E+11", 1e21, `0.0 "kg";[Red]-0.0`)
+	f.Add("", -0.5, "[h]:mm")
+	f.Fuzz(func(t *testing.T, text string, num float64, code string) {
+		if !utf8.ValidString(text) || !utf8.ValidString(code) || len(code) > 255 || math.IsNaN(num) || math.IsInf(num, 0) {
+			t.Skip()
+		}
+		cells := map[string]any{"A1": "id", "B1": "name", "C1": "mapping.40", "D1": "properties.p", "A2": "id-1", "B2": "N", "D2": text}
+		if code != "" {
+			cells["C2"] = format{code, num}
+		} else {
+			cells["C2"] = num
+		}
+		data, ok := tryBook(sheetCells{"Sheet1", cells})
+		if !ok {
+			t.Skip() // excelize refused to write it
+		}
+		_, groups, errs := ParseXLSX(bytes.NewReader(data), "", Options{})
+		checkGroups(t, groups, errs)
+		if len(errs) > 0 {
+			return
+		}
+		v, _ := groups[0].Mapping.Get("40")
+		if strings.ContainsAny(v, "eE") {
+			t.Fatalf("number %v read as %q", num, v)
+		}
+	})
+}
+
+func FuzzPlainNumber(f *testing.F) {
+	for _, s := range []string{"42", "4.2000000000000002", "1.23456789012E+11", "1E+308", "-0", "5e-324", " 7 ", "0x1p-2", "Inf"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, err := plainNumber(raw)
+		if err != nil {
+			return
+		}
+		if strings.ContainsAny(got, "eEnN") {
+			t.Fatalf("plainNumber(%q) = %q, not plain decimal", raw, got)
+		}
+		want, _ := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+		back, err := strconv.ParseFloat(got, 64)
+		if err != nil || math.Abs(back-want) > math.Abs(want)*1e-14 {
+			t.Fatalf("plainNumber(%q) = %q, which is %v, not %v", raw, got, back, want)
+		}
 	})
 }

@@ -1,6 +1,7 @@
 // Package manifest loads the desired user groups from CSV and YAML files,
-// as spreadsheets and people write them, into [reconcile.Group] values that
-// carry their file and line. It validates everything before returning, and
+// Excel workbooks and standard input, as spreadsheets, databases and
+// people write them, into [reconcile.Group] values that carry their file
+// and line. It validates everything before returning, and
 // reports every problem at once as a [ParseError], so that a bad row is
 // explained before any call is made.
 package manifest
@@ -8,6 +9,7 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,16 +25,25 @@ import (
 // ParseError is one problem in a manifest, at a line of a file.
 type ParseError struct {
 	File string
+	// Line is the line of a CSV or YAML file, the row of a workbook's
+	// sheet (File is then FILE#SHEET).
 	Line int
+	// Cell is the workbook's cell at fault, like B7, when one is.
+	Cell string
 	// Field is the column or key at fault, when there is one.
 	Field string
 	Err   error
 }
 
+// Error reads FILE:LINE: field: message, or FILE#SHEET!CELL: field:
+// message for a cell of a workbook.
 func (e *ParseError) Error() string {
 	var b strings.Builder
 	b.WriteString(textsafe.Cut(e.File))
-	if e.Line > 0 {
+	switch {
+	case e.Cell != "":
+		b.WriteString("!" + e.Cell)
+	case e.Line > 0:
 		fmt.Fprintf(&b, ":%d", e.Line)
 	}
 	b.WriteString(": ")
@@ -68,7 +79,19 @@ type Options struct {
 	// aliases is the run's budget for YAML aliases, shared by the files
 	// of one Load; without one a file gets the whole allowance.
 	aliases *aliasBudget
+	// Stdin is what -f - reads, in StdinFormat (FormatCSV when empty).
+	Stdin       io.Reader
+	StdinFormat string
 }
+
+// The formats of a manifest on standard input.
+const (
+	FormatCSV  = "csv"
+	FormatYAML = "yaml"
+)
+
+// StdinName names standard input in messages.
+const StdinName = "<stdin>"
 
 // Manifest is what a load found.
 type Manifest struct {
@@ -89,7 +112,8 @@ func (m *Manifest) Managed() reconcile.Fields {
 }
 
 // Load reads every file named by paths (a directory stands for its .csv,
-// .tsv, .yaml and .yml files, sorted by name, skipping groupsync reports).
+// .tsv, .yaml, .yml and .xlsx files, sorted by name, skipping groupsync
+// reports; FILE.xlsx#SHEET names a sheet; "-" is opts.Stdin, once).
 // It returns [Errors] listing every problem in every file; the manifest is
 // only usable when the error is nil.
 func Load(paths []string, opts Options) (*Manifest, error) {
@@ -102,15 +126,15 @@ func Load(paths []string, opts Options) (*Manifest, error) {
 	d := dedup{seen: map[string]int{}}
 	opts.aliases = newAliasBudget()
 	for _, file := range files {
-		groups, ferrs := loadFile(file.path, opts)
+		name, groups, ferrs := loadSource(file, opts)
 		if file.inDir && len(ferrs) == 1 && errors.Is(ferrs[0].Err, errReport) {
-			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: a groupsync report, not a manifest: skipped", textsafe.Cut(file.path)))
+			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: a groupsync report, not a manifest: skipped", textsafe.Cut(name)))
 			continue
 		}
-		m.Files = append(m.Files, file.path)
+		m.Files = append(m.Files, name)
 		errs = append(errs, ferrs...)
 		if len(groups) == 0 && len(ferrs) == 0 {
-			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: no groups in this file", textsafe.Cut(file.path)))
+			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: no groups in this file", textsafe.Cut(name)))
 		}
 		groups, derrs := d.drop(m.Groups, groups)
 		errs = append(errs, derrs...)
@@ -329,44 +353,62 @@ func hierarchy(groups []reconcile.Group) Errors {
 	return errs
 }
 
-func loadFile(file string, opts Options) ([]reconcile.Group, Errors) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, Errors{{File: file, Err: err}}
+// loadSource reads one source, and names it, in its errors and groups and
+// as it returns: FILE, FILE#SHEET for a workbook, or <stdin>.
+func loadSource(src source, opts Options) (string, []reconcile.Group, Errors) {
+	var r io.Reader = opts.Stdin
+	if !src.stdin {
+		f, err := os.Open(src.path)
+		if err != nil {
+			return src.name(), nil, Errors{{File: src.name(), Err: err}}
+		}
+		defer f.Close()
+		r = f
 	}
-	defer f.Close()
+	name := src.name()
 	var groups []reconcile.Group
 	var errs Errors
-	switch strings.ToLower(filepath.Ext(file)) {
-	case ".csv":
-		groups, errs = ParseCSV(f, opts)
-	case ".tsv":
+	switch {
+	case src.stdin && opts.StdinFormat == FormatYAML:
+		groups, errs = ParseYAML(r, opts)
+	case src.stdin:
+		groups, errs = ParseCSV(r, opts)
+	case src.kind() == ".xlsx":
+		var sheet string
+		sheet, groups, errs = ParseXLSX(r, src.sheet, opts)
+		if sheet != "" {
+			name = src.path + "#" + sheet
+		}
+	case src.kind() == ".csv":
+		groups, errs = ParseCSV(r, opts)
+	case src.kind() == ".tsv":
 		opts.Delimiter = '\t'
-		groups, errs = ParseCSV(f, opts)
+		groups, errs = ParseCSV(r, opts)
 	default:
-		groups, errs = ParseYAML(f, opts)
+		groups, errs = ParseYAML(r, opts)
 	}
 	for _, e := range errs {
-		e.File = file
+		e.File = name
 	}
 	for i := range groups {
-		groups[i].Source.File = file
+		groups[i].Source.File = name
 	}
-	return groups, errs
+	return name, groups, errs
 }
 
 func isManifest(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
-	case ".csv", ".tsv", ".yaml", ".yml":
+	case ".csv", ".tsv", ".yaml", ".yml", ".xlsx":
 		return true
 	}
 	return false
 }
 
-// workbook reports whether name is a spreadsheet's own format.
+// workbook reports whether name is a spreadsheet's own format that
+// groupsync does not read.
 func workbook(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
-	case ".xlsx", ".xls", ".xlsm", ".ods", ".numbers":
+	case ".xls", ".xlsm", ".xlsb", ".ods", ".numbers":
 		return true
 	}
 	return false
@@ -376,6 +418,31 @@ func workbook(name string) bool {
 type source struct {
 	path  string
 	inDir bool
+	// sheet is the sheet of a workbook that FILE.xlsx#SHEET names.
+	sheet string
+	stdin bool
+}
+
+func (s source) name() string {
+	if s.stdin {
+		return StdinName
+	}
+	return s.path
+}
+
+func (s source) kind() string { return strings.ToLower(filepath.Ext(s.path)) }
+
+// splitSheet splits FILE.xlsx#SHEET. A path that exists as it is, #
+// included, is a file.
+func splitSheet(p string) (path, sheet string) {
+	i := strings.Index(strings.ToLower(p), ".xlsx#")
+	if i < 0 {
+		return p, ""
+	}
+	if _, err := os.Stat(p); err == nil {
+		return p, ""
+	}
+	return p[:i+len(".xlsx")], p[i+len(".xlsx#"):]
 }
 
 // expand turns the -f arguments into a list of files.
@@ -384,45 +451,63 @@ func expand(paths []string) ([]source, error) {
 		return nil, errors.New("no manifest given: use -f FILE or -f DIR")
 	}
 	var files []source
+	stdin := false
 	for _, p := range paths {
-		info, err := os.Stat(p)
+		if p == "-" {
+			if stdin {
+				return nil, errors.New("-f - is given twice: standard input can be read only once")
+			}
+			stdin = true
+			files = append(files, source{path: "-", stdin: true})
+			continue
+		}
+		path, sheet := splitSheet(p)
+		info, err := os.Stat(path)
 		if err != nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) {
 				err = pe.Err
 			}
-			return nil, fmt.Errorf("-f %s: %w", textsafe.Cut(p), err)
+			return nil, fmt.Errorf("-f %s: %w", textsafe.Cut(path), err)
 		}
 		if !info.IsDir() {
 			switch {
-			case workbook(p):
-				return nil, fmt.Errorf("%s: %v", textsafe.Cut(p), errWorkbook)
-			case !isManifest(p):
-				return nil, fmt.Errorf("%s: not a manifest: the name must end in .csv, .tsv, .yaml or .yml", textsafe.Cut(p))
+			case workbook(path):
+				return nil, fmt.Errorf("%s: %v", textsafe.Cut(path), errOtherWorkbook)
+			case !isManifest(path):
+				return nil, fmt.Errorf("%s: not a manifest: the name must end in .csv, .tsv, .yaml, .yml or .xlsx", textsafe.Cut(path))
+			case sheet != "" && strings.ToLower(filepath.Ext(path)) != ".xlsx":
+				return nil, fmt.Errorf("-f %s: only a workbook (.xlsx) has sheets", textsafe.Cut(p))
 			}
-			files = append(files, source{path: p})
+			files = append(files, source{path: path, sheet: sheet})
 			continue
 		}
-		entries, err := os.ReadDir(p)
+		if sheet != "" {
+			return nil, fmt.Errorf("-f %s: %s is a directory, not a workbook", p, path)
+		}
+		entries, err := os.ReadDir(path)
 		if err != nil {
 			return nil, err
 		}
 		n := len(files)
 		for _, e := range entries {
-			if !e.IsDir() && isManifest(e.Name()) {
-				files = append(files, source{path: filepath.Join(p, e.Name()), inDir: true})
+			// Excel keeps a lock file, ~$NAME.xlsx, next to an open
+			// workbook: it is not a workbook.
+			if !e.IsDir() && isManifest(e.Name()) && !strings.HasPrefix(e.Name(), "~$") {
+				files = append(files, source{path: filepath.Join(path, e.Name()), inDir: true})
 			}
 		}
 		if len(files) == n {
-			return nil, fmt.Errorf("%s: no .csv, .tsv, .yaml or .yml file in this directory", textsafe.Cut(p))
+			return nil, fmt.Errorf("%s: no .csv, .tsv, .yaml, .yml or .xlsx file in this directory", textsafe.Cut(path))
 		}
 	}
 	// The same file named twice (or by its directory and by name) is read
 	// once, rather than reported as duplicating every id of its own.
 	seen := map[string]bool{}
 	return slices.DeleteFunc(files, func(f source) bool {
-		dup := seen[filepath.Clean(f.path)]
-		seen[filepath.Clean(f.path)] = true
+		key := filepath.Clean(f.path) + "#" + strings.ToLower(f.sheet)
+		dup := seen[key]
+		seen[key] = true
 		return dup
 	}), nil
 }

@@ -187,7 +187,7 @@ func TestLoad_Bad(t *testing.T) {
 		{"CROnly", "m.csv", "id,name\ra,A\rb,B\r", []string{
 			`1: the lines end with CR only, as old Mac spreadsheets save them: save the file as "CSV UTF-8", or with Windows or Unix line ends`}},
 		{"WorkbookRenamed", "m.csv", "PK\x03\x04\x14\x00\x06\x00", []string{
-			`1: this is an Excel workbook, not a CSV file: in Excel, use File > Save As > "CSV UTF-8 (Comma delimited)"`}},
+			`1: this is an Excel workbook, not a CSV file: name it .xlsx to read it as one`}},
 		{"GroupsyncReport", "m.csv", "user_group_id,name,action,status,new_user_group,token,api_environment_tag,attempts,http_status,error\na,A,noop,ok,,t,,,,\n", []string{
 			"1: this is a groupsync report (it has action, status and token columns), not a manifest"}},
 		{"CustomerColumnWithoutCustomerAPI", "m.csv", "id,name,emails\na,A,x@example.com\n", []string{
@@ -323,7 +323,8 @@ func TestLoad_WorkbookAndReportInDirectory(t *testing.T) {
 	dir, _ := write(t, map[string]string{
 		"customers.csv":        "id,name\na,A\n",
 		"groupsync-report.csv": "user_group_id,name,action,status,new_user_group,token,api_environment_tag,attempts,http_status,error\na,A,noop,ok,,t,,,,\n",
-		"export.xlsx":          "PK\x03\x04",
+		"export.xls":           "\xd0\xcf\x11\xe0",
+		"~$open.xlsx":          "Excel's lock file of an open workbook",
 	})
 	m, err := Load([]string{dir}, Options{})
 	if err != nil {
@@ -332,9 +333,9 @@ func TestLoad_WorkbookAndReportInDirectory(t *testing.T) {
 	if len(m.Groups) != 1 || len(m.Files) != 1 || len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "a groupsync report, not a manifest: skipped") {
 		t.Errorf("groups %d, files %v, warnings %v", len(m.Groups), m.Files, m.Warnings)
 	}
-	_, err = Load([]string{filepath.Join(dir, "export.xlsx")}, Options{})
-	if err == nil || !strings.Contains(err.Error(), `export.xlsx: this is an Excel workbook, not a CSV file: in Excel, use File > Save As > "CSV UTF-8 (Comma delimited)"`) {
-		t.Errorf("Load(xlsx) = %v", err)
+	_, err = Load([]string{filepath.Join(dir, "export.xls")}, Options{})
+	if err == nil || !strings.Contains(err.Error(), `export.xls: groupsync cannot read this spreadsheet format: save it as an Excel workbook (.xlsx), or in Excel use File > Save As > "CSV UTF-8 (Comma delimited)"`) {
+		t.Errorf("Load(xls) = %v", err)
 	}
 }
 

@@ -1,20 +1,17 @@
-//go:build unix
-
 package state
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"groupsync/internal/atomicfile"
 )
 
-// Lock is an OS advisory lock on PATH.lock. The OS releases it when the
-// process dies, however it dies, so a lock file left behind never blocks.
+// Lock is an OS lock on PATH.lock (flock on Unix, LockFileEx on Windows:
+// lock_unix.go, lock_windows.go). The OS releases it when the process
+// dies, however it dies, so a lock file left behind never blocks.
 type Lock struct {
 	f *os.File
 }
@@ -36,17 +33,18 @@ func Acquire(path string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	held, err := tryLock(f)
+	if err != nil || held {
 		holder, _ := os.ReadFile(path)
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			h := strings.TrimSpace(string(holder))
-			if h == "" {
-				h = "holder unknown"
-			}
-			return nil, &LockedError{Path: path, Holder: h}
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		h := strings.TrimSpace(string(holder))
+		if h == "" {
+			h = "holder unknown"
+		}
+		return nil, &LockedError{Path: path, Holder: h}
 	}
 	// Tell a second run who holds the lock.
 	if err := f.Truncate(0); err == nil {

@@ -1,8 +1,14 @@
 // Package atomicfile writes files so that a reader, or a run killed at any
 // instant, sees either the old content or the new, never a mix: temporary
 // file in the same folder, fsync, rename, fsync of the folder. Every file
-// it creates is 0600 and created without following a symlink, since the
+// it creates is private to its owner (0600; on Windows an ACL that grants
+// the owner alone) and created without following a symlink, since the
 // files groupsync writes hold tokens.
+//
+// The calls that differ by OS live in file_unix.go and file_windows.go,
+// with one contract: create without following a symlink and make the file
+// private, open without following one, replace a file by another in one
+// step, make a rename durable, and check that a file is private.
 package atomicfile
 
 import (
@@ -10,10 +16,11 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
 )
 
 // tmpPrefix marks temporary files so that [Sweep] can find those a killed
@@ -29,9 +36,7 @@ type Options struct {
 // Write replaces path with what write produces, with mode 0600.
 func Write(path string, opts Options, write func(io.Writer) error) (err error) {
 	dir, base := split(path)
-	// CreateTemp opens with O_EXCL, so it never follows a symlink, and
-	// with mode 0600.
-	tmp, err := os.CreateTemp(dir, tmpPrefix+base+".*")
+	tmp, err := createTemp(dir, base)
 	if err != nil {
 		return err
 	}
@@ -59,7 +64,7 @@ func Write(path string, opts Options, write func(io.Writer) error) (err error) {
 			return err
 		}
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := replace(tmp.Name(), path); err != nil {
 		return err
 	}
 	return syncDir(dir)
@@ -71,11 +76,25 @@ func Write(path string, opts Options, write func(io.Writer) error) (err error) {
 // leaves a file that [Sweep] removes.
 func Probe(path string) error {
 	dir, base := split(path)
-	tmp, err := os.CreateTemp(dir, tmpPrefix+base+".*")
+	tmp, err := createTemp(dir, base)
 	if err != nil {
 		return err
 	}
 	return errors.Join(tmp.Close(), os.Remove(tmp.Name()))
+}
+
+// createTemp creates a new temporary file of base in dir, private, named
+// so that [Sweep] knows it. It is opened exclusively, so it never follows
+// a symlink planted under its name.
+func createTemp(dir, base string) (*os.File, error) {
+	for range 10000 {
+		name := filepath.Join(dir, tmpPrefix+base+"."+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		f, err := Create(name, os.O_RDWR|os.O_EXCL)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, tmpPrefix+base+".*"), Err: fs.ErrExist}
 }
 
 func split(path string) (dir, base string) {
@@ -111,45 +130,19 @@ func backup(path string) error {
 }
 
 // Create opens path for writing with flag (plus O_CREATE), without
-// following a symlink, and makes it 0600 even when it existed with
+// following a symlink, and makes it private even when it existed with
 // another mode.
 func Create(path string, flag int) (*os.File, error) {
-	f, err := os.OpenFile(path, flag|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("is a symlink, which groupsync does not follow")}
-		}
-		return nil, err
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
+	return create(path, flag|os.O_CREATE)
 }
 
 // Open opens path for reading without following a symlink.
 func Open(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("is a symlink, which groupsync does not follow")}
-	}
-	return f, err
+	return open(path)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	// Some filesystems cannot fsync a directory; the rename is still
-	// atomic there, only its durability across power loss is weaker.
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
-}
+// errSymlink is what opening a symlink gives, on every OS.
+var errSymlink = errors.New("is a symlink, which groupsync does not follow")
 
 // Sweep removes the temporary files a killed run left next to path: those
 // of path itself and of no other file, whatever its name shares.

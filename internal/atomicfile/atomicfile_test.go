@@ -26,8 +26,8 @@ func TestWrite(t *testing.T) {
 		t.Errorf("backup = %q", got)
 	}
 	for _, p := range []string{path, path + ".backup"} {
-		if info, _ := os.Stat(p); info.Mode().Perm() != 0o600 {
-			t.Errorf("%s mode %v", p, info.Mode().Perm())
+		if err := CheckPrivate(p); err != nil {
+			t.Error(err)
 		}
 	}
 	boom := errors.New("boom")
@@ -76,9 +76,7 @@ func TestCreate_RefusesSymlinkAndFixesMode(t *testing.T) {
 	target := filepath.Join(dir, "target")
 	os.WriteFile(target, []byte("precious"), 0o644)
 	link := filepath.Join(dir, "link")
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
+	symlink(t, target, link)
 	if f, err := Create(link, os.O_WRONLY|os.O_APPEND); err == nil {
 		f.Close()
 		t.Fatal("Create followed a symlink")
@@ -93,8 +91,12 @@ func TestCreate_RefusesSymlinkAndFixesMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if info, _ := os.Stat(loose); info.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v, want 0600", info.Mode().Perm())
+	if err := CheckPrivate(loose); err != nil {
+		t.Error(err)
+	}
+	if f, err := Open(link); err == nil {
+		f.Close()
+		t.Error("Open followed a symlink")
 	}
 }
 
@@ -104,14 +106,74 @@ func TestWrite_BackupReplacesAPlantedSymlink(t *testing.T) {
 	elsewhere := filepath.Join(dir, "elsewhere")
 	os.WriteFile(elsewhere, []byte("keep"), 0o644)
 	os.WriteFile(path, []byte("one"), 0o600)
-	os.Symlink(elsewhere, path+".backup")
+	symlink(t, elsewhere, path+".backup")
 	if err := Write(path, Options{Backup: true}, func(w io.Writer) error { _, err := io.WriteString(w, "two"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(elsewhere); string(got) != "keep" {
 		t.Errorf("the backup wrote through a symlink: %q", got)
 	}
-	if info, _ := os.Lstat(path + ".backup"); info.Mode()&os.ModeSymlink != 0 || info.Mode().Perm() != 0o600 {
-		t.Errorf("backup mode %v", info.Mode())
+	if err := CheckPrivate(path + ".backup"); err != nil {
+		t.Errorf("backup: %v", err)
+	}
+}
+
+// symlink makes a symlink, or skips the test where the user may not (on
+// Windows, without developer mode or the privilege).
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Skipf("cannot make a symlink here: %v", err)
+	}
+}
+
+func TestCheckPrivate(t *testing.T) {
+	dir := t.TempDir()
+	private := filepath.Join(dir, "private")
+	f, err := Create(private, os.O_WRONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := CheckPrivate(private); err != nil {
+		t.Errorf("a file Create made: %v", err)
+	}
+	// os.WriteFile leaves a file as the OS makes it by default: readable
+	// by others under a usual umask, inheriting the folder's ACL on
+	// Windows.
+	open := filepath.Join(dir, "open")
+	if err := os.WriteFile(open, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(open, 0o644) // whatever the umask
+	if err := CheckPrivate(open); err == nil {
+		t.Error("a file readable by others passed")
+	}
+	if err := CheckPrivate(dir); err == nil {
+		t.Error("a folder passed")
+	}
+}
+
+func TestWrite_ReplacesAnOpenFile(t *testing.T) {
+	// A plan reading the state while an apply replaces it must not make
+	// the replace fail (Windows refuses to replace a file opened without
+	// sharing it for delete).
+	path := filepath.Join(t.TempDir(), "s")
+	if err := os.WriteFile(path, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := Write(path, Options{}, func(w io.Writer) error { _, err := io.WriteString(w, "two"); return err }); err != nil {
+		t.Fatalf("replacing an open file: %v", err)
+	}
+	if got, _ := io.ReadAll(r); string(got) != "one" {
+		t.Errorf("the reader saw %q, want the old content", got)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "two" {
+		t.Errorf("file = %q", got)
 	}
 }
