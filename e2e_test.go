@@ -360,7 +360,7 @@ func TestApply_UnauthorizedStopsAfterAHandfulOfCalls(t *testing.T) {
 
 // When changes were made and the state or the report cannot be written,
 // the run says what changed and where its tokens are, and exits 3: exit 1
-// would promise that nothing changed (issue 9, item 6).
+// would promise that nothing changed.
 func TestApply_WriteFailuresAfterChangesAreExit3(t *testing.T) {
 	t.Run("State", func(t *testing.T) {
 		e := newEnv(t, sandbox.Config{})
@@ -372,7 +372,7 @@ func TestApply_WriteFailuresAfterChangesAreExit3(t *testing.T) {
 		e.write("state.json", `{"format_version": 1, "serial": 1, "groups": {}}`)
 		_, stderr, code := e.run("apply", "-f", m)
 		if code != 3 || !strings.Contains(stderr, "3 groups changed on the service, but the state could not be written") ||
-			!strings.Contains(stderr, "every answer of this run is in "+e.path("state.json.journal")+", which the next run folds in") {
+			!strings.Contains(stderr, "every answer this run recorded is in "+e.path("state.json.journal")+", which the next run folds in") {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
 		os.RemoveAll(e.path("state.json.backup"))
@@ -389,7 +389,7 @@ func TestApply_WriteFailuresAfterChangesAreExit3(t *testing.T) {
 		os.WriteFile(filepath.Join(e.path("report.csv"), "x"), nil, 0o600)
 		_, stderr, code := e.run("apply", "-f", m)
 		if code != 3 || !strings.Contains(stderr, "3 groups changed on the service, but the report could not be written") ||
-			!strings.Contains(stderr, "the state holds every token") {
+			!strings.Contains(stderr, "the state holds the tokens recorded") {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
 	})

@@ -171,9 +171,6 @@ func (a *applyRun) run(ctx context.Context) error {
 		}
 	}
 	bind := p.rebound || st.APIURL == ""
-	if bind {
-		st.APIURL, st.TokenFingerprint = a.cfg.APIURL, state.Fingerprint(p.token)
-	}
 	if len(a.cfg.Only) == 0 && p.full != nil {
 		p.plan.Corrected = append(p.plan.Corrected, p.full.Marks(st)...)
 	}
@@ -189,10 +186,19 @@ func (a *applyRun) run(ctx context.Context) error {
 	// Nothing changed, nothing written: a no-op run leaves no trace but
 	// its report, and a run that never reached the service does not bind
 	// the state to a URL that may be a typo.
-	if p.store.Changed() || len(p.learnt) > 0 || (bind && runErr == nil && ctx.Err() == nil) {
+	bind = bind && (p.gate.Confirmed() || len(work) == 0 && runErr == nil && ctx.Err() == nil)
+	if bind {
+		st.APIURL, st.TokenFingerprint = a.cfg.APIURL, state.Fingerprint(p.token)
+	}
+	switch {
+	case p.store.Changed() || len(p.learnt) > 0 || len(st.Pending) > 0 || bind:
 		if err := p.store.Save(); err != nil {
 			saved = false
 			problems = append(problems, fmt.Sprintf("the state could not be written (%v); every answer this run recorded is in %s, which the next run folds in", err, p.store.JournalPath()))
+		}
+	default:
+		if err := p.store.Discard(); err != nil {
+			problems = append(problems, fmt.Sprintf("the journal %s could not be removed (%v); it holds nothing the next run needs", p.store.JournalPath(), err))
 		}
 	}
 	var t tally
@@ -204,7 +210,7 @@ func (a *applyRun) run(ctx context.Context) error {
 		problems = append(problems, fmt.Sprintf("the report could not be written (%v); %s", err, where))
 	}
 	if n := unknown(results); n > 0 {
-		problems = append(problems, fmt.Sprintf("the outcome of %d call%s is not known (the answer was lost or could not be read): the next run asks the service first, and records what it finds", n, plural(n)))
+		problems = append(problems, fmt.Sprintf("the outcome of %d call%s is not known (the answer was lost or could not be read): the next run learns it from the service, and records what it finds", n, plural(n)))
 	}
 	if a.cfg.JSON {
 		if err := t.print(a.o.Stdout, a.calls(), took, a.cfg.Report); err != nil {
@@ -213,18 +219,17 @@ func (a *applyRun) run(ctx context.Context) error {
 	} else {
 		a.printOutcome(&t, took, len(results) > 0)
 	}
-	return a.outcome(ctx, &t, changed(results), runErr, problems)
+	return a.outcome(ctx, &t, results, runErr, problems)
 }
 
 func (a *applyRun) calls() int { return a.p.client.Calls() }
 
-// changed counts the groups the run changed, or may have changed, on the
-// service.
+// changed counts the groups the run changed on the service.
 func changed(results []reconcile.Result) int {
 	n := 0
 	for i := range results {
 		r := &results[i]
-		if (r.Status == reconcile.StatusOK && r.Attempts > 0) || (r.New != nil && *r.New) || r.Unknown {
+		if (r.Status == reconcile.StatusOK && r.Attempts > 0) || (r.New != nil && *r.New) {
 			n++
 		}
 	}
@@ -350,14 +355,17 @@ func (a *applyRun) logSummary(t *tally, calls int, took time.Duration) {
 // outcome turns the run's end into an exit code and a message. Exit 1
 // promises that nothing changed on the service; once something did, a
 // stop is exit 3.
-func (a *applyRun) outcome(ctx context.Context, t *tally, changed int, runErr error, problems []string) error {
+func (a *applyRun) outcome(ctx context.Context, t *tally, results []reconcile.Result, runErr error, problems []string) error {
+	changed, maybe := changed(results), unknown(results)
 	code := ExitFatal
-	if changed > 0 {
+	if changed+maybe > 0 {
 		code = ExitPartial
 	}
 	var msgs []string
 	var ue *reconcile.UnreachableError
 	switch {
+	case errors.As(runErr, &ue) && errors.Is(ue, reconcile.ErrUnreadable):
+		msgs = append(msgs, fmt.Sprintf("cannot read the answers at %s: %v", a.cfg.APIURL, ue.Err))
 	case errors.As(runErr, &ue):
 		msgs = append(msgs, fmt.Sprintf("cannot reach the Explo API at %s: %v", a.cfg.APIURL, ue.Err))
 	case errors.Is(runErr, reconcile.ErrUnauthorized):
@@ -379,9 +387,13 @@ func (a *applyRun) outcome(ctx context.Context, t *tally, changed int, runErr er
 		code = ExitPartial
 		msgs = append(msgs, fmt.Sprintf("%d group%s did not converge; see %s", t.unfinished(), plural(t.unfinished()), a.cfg.Report))
 	}
-	if len(problems) > 0 && changed > 0 {
+	switch {
+	case len(problems) > 0 && changed > 0:
 		code = ExitPartial
 		problems[0] = fmt.Sprintf("%d group%s changed on the service, but %s", changed, plural(changed), problems[0])
+	case len(problems) > 0 && maybe > 0:
+		code = ExitPartial
+		problems[0] = fmt.Sprintf("%d group%s may have changed on the service, but %s", maybe, plural(maybe), problems[0])
 	}
 	msgs = append(msgs, problems...)
 	if len(msgs) == 0 {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"groupsync/internal/textsafe"
 	"groupsync/manifest"
 )
 
@@ -135,5 +136,7 @@ func flagError(command string, err error) error {
 		sub := flagSyntax.FindStringSubmatch(m)
 		return sub[1] + flagName(sub[2])
 	})
-	return fmt.Errorf("%s\ngroupsync: hint: run 'groupsync %s -h' for the flags", msg, command)
+	// The flag package repeats the flag and its value whole: input echoed,
+	// and cut as any is.
+	return fmt.Errorf("%s\ngroupsync: hint: run 'groupsync %s -h' for the flags", textsafe.Cut(msg), command)
 }

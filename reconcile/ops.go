@@ -11,8 +11,13 @@ import (
 // intent is journaled first, so that a create whose answer is lost is
 // still known as this state's own.
 func (r *run) create(res *Result, g *Group) error {
-	if err := r.intend(&Intent{Op: OpCreate, ID: g.ID}, false); err != nil {
-		return err
+	// Only an API that can read a group back can learn the outcome; with
+	// the other, a repeated create finds the group and its token.
+	_, learnable := r.API.(Getter)
+	if learnable {
+		if err := r.intend(&Intent{Op: OpCreate, ID: g.ID}, false); err != nil {
+			return err
+		}
 	}
 	at := &attempt{}
 	rem, err := r.call(res, at, func(ctx context.Context) (Remote, error) { return r.API.CreateGroup(ctx, g) }, func(rem Remote) error {
@@ -33,7 +38,11 @@ func (r *run) create(res *Result, g *Group) error {
 		return r.record(res, &Applied{Group: Group{ID: g.ID}, Token: rem.Token, EnvTag: rem.EnvTag, AppliedAt: now, Origin: OriginAdopted})
 	}, nil)
 	if err != nil {
-		r.unsettled(res, at, g.ID, err)
+		if learnable {
+			r.unsettled(res, at, g.ID, err)
+		} else {
+			res.Unknown = at.uncertain
+		}
 		return err
 	}
 	switch {

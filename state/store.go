@@ -41,7 +41,8 @@ type Store struct {
 	jf    *os.File
 	dirty bool
 	loop  *syncLoop
-	// changed is set once anything was journaled since Open.
+	// changed is set once a group was journaled since Open; intents and
+	// their settling alone do not change the state.
 	changed bool
 }
 
@@ -132,33 +133,46 @@ var _ reconcile.Journal = (*Store)(nil)
 // Record appends one applied group to the journal. It is safe for
 // concurrent use, as are the other entries.
 func (s *Store) Record(a *reconcile.Applied) error {
-	return s.append(encode(a, true), false)
+	return s.append(encode(a, true), false, true)
 }
 
 // Move appends a group renamed from another id, as one line.
 func (s *Store) Move(from string, a *reconcile.Applied) error {
-	return s.append(encode(a, true, fieldjson.Member{Key: keyFrom, Raw: canonjson.Quote(from)}), false)
+	return s.append(encode(a, true, fieldjson.Member{Key: keyFrom, Raw: canonjson.Quote(from)}), false, true)
 }
 
 // Forget appends the deletion of a group to the journal.
 func (s *Store) Forget(id string) error {
-	return s.append(encode(&reconcile.Applied{Group: reconcile.Group{ID: id}, AppliedAt: time.Now()}, true, deletedMember), false)
+	return s.append(encode(&reconcile.Applied{Group: reconcile.Group{ID: id}, AppliedAt: time.Now()}, true, deletedMember), false, true)
 }
 
 // Intend appends an intent; with sync, it is on disk before Intend
 // returns, so that even a power cut after the call leaves it.
 func (s *Store) Intend(in *reconcile.Intent, sync bool) error {
-	return s.append(fieldjson.Object([]fieldjson.Member{{Key: keyIntent, Raw: encodeIntent(in)}}), sync)
+	return s.append(fieldjson.Object([]fieldjson.Member{{Key: keyIntent, Raw: encodeIntent(in)}}), sync, false)
 }
 
 // Settle appends the end of an intent whose call did nothing.
 func (s *Store) Settle(key string) error {
-	return s.append(fieldjson.Object([]fieldjson.Member{{Key: keySettled, Raw: canonjson.Quote(key)}}), false)
+	return s.append(fieldjson.Object([]fieldjson.Member{{Key: keySettled, Raw: canonjson.Quote(key)}}), false, false)
 }
 
 var deletedMember = fieldjson.Member{Key: keyDeleted, Raw: "true"}
 
-func (s *Store) append(line string, sync bool) error {
+// Discard drops a journal that holds nothing but intents that were
+// settled, so that a run that changed nothing leaves no trace. It must
+// only be called when the state has no pending intent.
+func (s *Store) Discard() error {
+	if err := s.closeJournal(); err != nil {
+		return err
+	}
+	if err := os.Remove(journalPath(s.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func (s *Store) append(line string, sync, change bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.jf == nil {
@@ -172,7 +186,8 @@ func (s *Store) append(line string, sync bool) error {
 	if _, err := io.WriteString(s.jf, line+"\n"); err != nil {
 		return err
 	}
-	s.dirty, s.changed = true, true
+	s.dirty = true
+	s.changed = s.changed || change
 	if sync {
 		if err := s.jf.Sync(); err != nil {
 			return err
