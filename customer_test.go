@@ -242,3 +242,55 @@ func TestCustomerAPI_Rotate(t *testing.T) {
 		t.Errorf("plan after rotating: exit %d, want no changes", code)
 	}
 }
+
+// A customer whose id changed in the user's database keeps its token: the
+// manifest names its previous id, the plan shows a rename, apply makes one
+// call, and the state (children included) follows. A rename onto an id
+// that exists is refused before any call.
+func TestCustomerAPI_RenameKeepsTheToken(t *testing.T) {
+	e := customerEnv(t)
+	first := e.write("m0.yaml", `
+- {id: acme-old, name: Acme}
+- {id: acme-eu, name: Acme EU, hierarchy_level_name: Department, parent_provided_id: acme-old}
+- {id: other, name: Other}
+`)
+	if _, stderr, code := e.run("apply", "-f", first); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	token := e.sb.Groups()["acme-old"].Token
+	renamed := e.write("m1.yaml", `
+- {id: acme, name: Acme, previous_provided_id: acme-old}
+- {id: acme-eu, name: Acme EU, hierarchy_level_name: Department, parent_provided_id: acme}
+- {id: other, name: Other}
+`)
+	stdout, stderr, code := e.run("plan", "-f", renamed)
+	if code != 0 || !strings.Contains(stdout, "  → rename acme-old → acme  (one call; the token is kept)") ||
+		!strings.Contains(stdout, "Plan: 0 to create, 1 to rename, 0 to update, 2 unchanged, 0 orphaned.") {
+		t.Fatalf("plan: exit %d\n%s%s", code, stdout, stderr)
+	}
+	e.sb.ResetStats()
+	if _, stderr, code := e.run("apply", "-f", renamed); code != 0 {
+		t.Fatalf("apply: exit %d\n%s", code, stderr)
+	}
+	groups := e.sb.Groups()
+	if st := e.sb.Stats(); st.Requests != 1 || st.Paths["/api/update_customer/"] != 1 || groups["acme"].Token != token || groups["acme-eu"].Parent != "acme" {
+		t.Fatalf("%v; acme %+v", st.Paths, groups["acme"])
+	}
+	if tokens := stateTokens(t, e); tokens["acme"] != token || tokens["acme-old"] != "" {
+		t.Errorf("the state did not follow the rename: %v", tokens)
+	}
+	checkStateTruthful(t, e)
+	rows := e.report()
+	if rows[0]["user_group_id"] != "acme" || rows[0]["action"] != "rename" || rows[0]["status"] != "ok" || rows[0]["token"] != token {
+		t.Errorf("report %v", rows[0])
+	}
+	e.sb.ResetStats()
+	if _, stderr, code := e.run("apply", "-f", renamed); code != 0 || e.sb.Stats().Requests != 0 {
+		t.Errorf("rerun: exit %d, %d calls\n%s", code, e.sb.Stats().Requests, stderr)
+	}
+	onto := e.write("m2.yaml", "- {id: other, name: Other, previous_provided_id: acme}\n- {id: acme-eu, name: Acme EU, hierarchy_level_name: Department, parent_provided_id: acme}\n")
+	e.sb.ResetStats()
+	if _, stderr, code := e.run("apply", "-f", onto); code != 1 || !strings.Contains(stderr, `renaming "acme" to "other" would replace a customer the state holds under that id`) || e.sb.Stats().Requests != 0 {
+		t.Errorf("rename onto an existing id: exit %d, %d calls\n%s", code, e.sb.Stats().Requests, stderr)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -55,6 +56,8 @@ type env struct {
 	// apiToken is the API token the sandbox accepts, which no output may
 	// carry.
 	apiToken string
+	// backoff, when set, shortens the retry backoff of the runs.
+	backoff time.Duration
 }
 
 // newEnv starts a sandbox and a work directory. The API token is
@@ -112,7 +115,7 @@ func (e *env) runCtx(ctx context.Context, args ...string) (string, string, int) 
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	code := cli.Main(ctx, args, cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
+	code := cli.Main(ctx, args, cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, Backoff: e.backoff})
 	for _, out := range []string{stdout.String(), stderr.String()} {
 		if strings.Contains(out, e.apiToken) {
 			e.t.Fatalf("output carries the API token:\n%s", out)

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"groupsync/explo"
 	"groupsync/internal/textsafe"
@@ -38,6 +39,9 @@ type IO struct {
 	// Clock is the time of progress lines and of the run; nil is the
 	// system's.
 	Clock reconcile.Clock
+	// Backoff, when set, is the first wait of the retry backoff instead
+	// of the default, for tests that lose answers on purpose.
+	Backoff time.Duration
 
 	// secrets are the run's, which stderr never carries.
 	secrets *explo.Secrets

@@ -38,7 +38,10 @@ type Config struct {
 	Prune     bool
 	// PruneAdopted lets --prune delete the customers the state adopted.
 	PruneAdopted bool
-	Rebind       bool
+	// ListLimit bounds the customers one listing may read; 0 is the
+	// default, which grows with the state and the manifests.
+	ListLimit int
+	Rebind    bool
 	Rate         Rate
 
 	// plan
@@ -170,6 +173,7 @@ func (c *Config) planFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Refresh, "refresh", false, "Customer API: read every customer from the service and diff against it too")
 	fs.BoolVar(&c.Prune, "prune", false, "Customer API: delete customers this state created that no manifest lists")
 	fs.BoolVar(&c.PruneAdopted, "prune-adopted", false, "with --prune: also delete customers this state adopted (found existing)")
+	fs.IntVar(&c.ListLimit, "list-limit", 0, "Customer API: refuse a list of more than `N` customers, as a service that never ends (default: 100,000, or 4 times the groups of the state and the manifests)")
 }
 
 // withPlan returns the configuration of applying a saved plan: the flags
@@ -275,6 +279,9 @@ func (c *Config) checkConnection() error {
 	}
 	if c.StallTimeout < 0 {
 		return fmt.Errorf("--stall-timeout %s: want a positive duration, or 0 for none", c.StallTimeout)
+	}
+	if c.ListLimit < 0 {
+		return fmt.Errorf("--list-limit %d: want 0 (the default) or more", c.ListLimit)
 	}
 	if c.PruneAdopted && !c.Prune {
 		return errors.New("--prune-adopted needs --prune: it says which customers --prune may delete")

@@ -226,6 +226,9 @@ func (p *pipeline) connect() error {
 func (p *pipeline) applier(j reconcile.Journal) *reconcile.Applier {
 	policy := reconcile.DefaultRetryPolicy()
 	policy.MaxAttempts = p.cfg.MaxAttempts
+	if p.o.Backoff > 0 {
+		policy.Base, policy.Cap = p.o.Backoff, 10*p.o.Backoff
+	}
 	return &reconcile.Applier{
 		API:          p.api,
 		Limiter:      p.limiter,
@@ -235,9 +238,18 @@ func (p *pipeline) applier(j reconcile.Journal) *reconcile.Applier {
 		Grace:        graceOnInterrupt,
 		StallTimeout: p.cfg.StallTimeout,
 		Journal:      j,
-		ListLimits:   reconcile.DefaultListLimits(len(p.groups) + len(p.st.Groups)),
+		ListLimits:   p.listLimits(),
 		Clock:        p.o.clock(),
 	}
+}
+
+// listLimits bounds each listing: --list-limit, or what the state and the
+// manifests make likely.
+func (p *pipeline) listLimits() reconcile.ListLimits {
+	if p.cfg.ListLimit > 0 {
+		return reconcile.ListLimits{Customers: p.cfg.ListLimit, Bytes: max(64<<20, 8<<10*p.cfg.ListLimit)}
+	}
+	return reconcile.DefaultListLimits(len(p.groups) + len(p.st.Groups))
 }
 
 // journal is where a run that writes the state persists its progress.

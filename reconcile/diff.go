@@ -215,10 +215,11 @@ func Diff(desired []Group, st *State, opts Options) *Plan {
 		svc = opts.Remote.Groups
 	}
 	seen := make(map[string]struct{}, len(desired))
+	renames := renamesOf(desired, st, svc)
 	for i := range desired {
 		g := &desired[i]
 		seen[g.ID] = struct{}{}
-		cur := st.Groups[g.ID]
+		cur := followRenames(st.Groups[g.ID], renames)
 		if from, done := renameOf(g, st, svc); from != "" {
 			seen[from] = struct{}{}
 			if !done {
@@ -230,7 +231,7 @@ func Diff(desired []Group, st *State, opts Options) *Plan {
 			moved := *st.Groups[from]
 			moved.ID = g.ID
 			p.Moved = append(p.Moved, Move{From: from, To: &moved})
-			cur = &moved
+			cur = followRenames(&moved, renames)
 		}
 		if opts.Remote != nil {
 			p.diffRemote(i, g, cur, svc[g.ID], opts.Levels)
@@ -266,6 +267,41 @@ func Diff(desired []Group, st *State, opts Options) *Plan {
 	}
 	slices.SortFunc(p.Changes, func(a, b Change) int { return strings.Compare(a.ID, b.ID) })
 	return p
+}
+
+// renamesOf maps every id the desired groups are renamed from to its new
+// id.
+func renamesOf(desired []Group, st *State, svc map[string]*Applied) map[string]string {
+	var out map[string]string
+	for i := range desired {
+		g := &desired[i]
+		if g.Previous == "" {
+			continue
+		}
+		if from, _ := renameOf(g, st, svc); from != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[from] = g.ID
+		}
+	}
+	return out
+}
+
+// followRenames returns cur as it will be once the plan's renames are
+// made: the service moves a renamed customer's children along, so a child
+// whose parent is renamed has the parent's new id, without a call.
+func followRenames(cur *Applied, renames map[string]string) *Applied {
+	if cur == nil || renames == nil {
+		return cur
+	}
+	to, ok := renames[cur.ParentID()]
+	if !ok {
+		return cur
+	}
+	moved := *cur
+	moved.overlay(&Group{Customer: &Customer{Parent: to}}, FieldParent)
+	return &moved
 }
 
 // renameOf returns the id g is renamed from, its previous_provided_id,

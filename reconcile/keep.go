@@ -8,8 +8,12 @@ import (
 // check refuses an answer about another group than id, or with a token
 // that another group holds: recording it would give one customer another's
 // dashboards.
-func (r *run) check(id string, rem Remote) error {
-	if rem.ID != id {
+func (r *run) check(id string, rem Remote) error { return r.checkAs(id, rem, id) }
+
+// checkAs is check for an answer about id whose token the state may hold
+// under also (a rename's old id).
+func (r *run) checkAs(id string, rem Remote, also string) error {
+	if NormalID(rem.ID) != id {
 		return fmt.Errorf("%w (%q): nothing of it was recorded", ErrWrongGroup, rem.ID)
 	}
 	if rem.Token == "" {
@@ -17,7 +21,7 @@ func (r *run) check(id string, rem Remote) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if holder := r.holder(rem.Token); holder != "" && holder != id {
+	if holder := r.holder(rem.Token); holder != "" && holder != id && holder != also {
 		return fmt.Errorf("%w (%q): nothing of it was recorded", ErrTokenReused, holder)
 	}
 	return nil

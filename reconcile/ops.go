@@ -138,7 +138,9 @@ func (r *run) rename(res *Result, c *Change) error {
 	}
 	at := &attempt{}
 	keep := func(rem Remote) error {
-		if err := r.check(g.ID, rem); err != nil {
+		// The token the state holds under the old id is the renamed
+		// customer's own.
+		if err := r.checkAs(g.ID, rem, from); err != nil {
 			return err
 		}
 		prev := *c.Current

@@ -27,11 +27,11 @@ type ListLimits struct {
 }
 
 // DefaultListLimits returns limits for a run that knows n groups (the
-// state's and the manifests'): a million customers, or twice what the run
-// knows when that is more.
+// state's and the manifests'): 100,000 customers, or four times what the
+// run knows when that is more, and 8 KiB of answer a customer.
 func DefaultListLimits(n int) ListLimits {
-	c := max(1_000_000, 2*n)
-	return ListLimits{Customers: c, Bytes: max(1<<30, 4<<10*c)}
+	c := max(100_000, 4*n)
+	return ListLimits{Customers: c, Bytes: 8 << 10 * c}
 }
 
 // Snapshot reads every group the API token can see, a page at a time under
@@ -145,7 +145,7 @@ func (r *run) list(l Lister, q ListQuery, calls *int, res *Result, visit func(*A
 		}
 		seen, bytes = seen+len(got.Groups), bytes+got.Bytes
 		if seen > limits.Customers || bytes > limits.Bytes {
-			return &ListError{Reason: fmt.Sprintf("it did not end after %d customers in %d pages (%d MB), more than groupsync reads in one run", seen, page, bytes>>20)}
+			return &ListError{Reason: fmt.Sprintf("it did not end after %d customers in %d pages (%d MB), more than --list-limit %d", seen, page, bytes>>20, limits.Customers)}
 		}
 		for i := range got.Groups {
 			if err := visit(&got.Groups[i]); err != nil {

@@ -262,6 +262,8 @@ func (s *Server) Resume(drop bool) {
 	if s.gate != nil {
 		s.gate.dropped = drop
 		close(s.gate.release)
+		// Waiters look again, and find no gate.
+		close(s.gate.changed)
 		s.gate = nil
 	}
 }
@@ -285,7 +287,29 @@ func (s *Server) pause(r *http.Request, when PauseWhen) bool {
 	g.changed = make(chan struct{})
 	s.mu.Unlock()
 	<-g.release
+	if s.isSevered() {
+		return false
+	}
 	return when == PauseAfter || (!g.dropped && r.Context().Err() == nil)
+}
+
+// Sever cuts the sandbox off from its clients, as if the machine that runs
+// one had died: from now on (until Sever(false)) no request is acted on,
+// and no answer leaves, held ones included; each connection is dropped.
+// Tests use it to kill a run at an exact point.
+func (s *Server) Sever(on bool) {
+	s.mu.Lock()
+	s.severed = on
+	s.mu.Unlock()
+	if on {
+		s.Resume(true)
+	}
+}
+
+func (s *Server) isSevered() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.severed
 }
 
 // LoseAnswers acts on the next n requests to path (one of the API's, such

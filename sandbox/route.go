@@ -99,11 +99,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case FaultResetBefore:
 		panic(http.ErrAbortHandler)
 	}
+	if s.isSevered() {
+		panic(http.ErrAbortHandler)
+	}
 	if rt.mutates && !s.pause(r, pauseBefore) {
+		if s.isSevered() {
+			panic(http.ErrAbortHandler)
+		}
 		return
 	}
 	code, answer := rt.h(s, req)
 	if rt.mutates && !s.pause(r, pauseAfter) {
+		if s.isSevered() {
+			panic(http.ErrAbortHandler)
+		}
 		return
 	}
 	if s.loseAnswer(r.URL.Path) {

@@ -171,6 +171,7 @@ type Server struct {
 	hostile  map[Hostile]bool
 	answers  int // for hostile modes that vary
 	gate     *gate
+	severed  bool
 	// lose counts, per path, the requests still to be acted on and then
 	// left unanswered (see [Server.LoseAnswers]).
 	lose map[string]int
