@@ -42,7 +42,7 @@ type Config struct {
 	// default, which grows with the state and the manifests.
 	ListLimit int
 	Rebind    bool
-	Rate         Rate
+	Rate      Rate
 
 	// plan
 	DetailedExitcode bool
