@@ -172,12 +172,12 @@ func (a *applyRun) run(ctx context.Context) error {
 	}
 	bind := p.rebound || st.APIURL == ""
 	if len(a.cfg.Only) == 0 && p.full != nil {
-		p.plan.Corrected = append(p.plan.Corrected, p.full.Marks(st)...)
+		p.plan.Marks = p.full.OrphanMarks(st)
 	}
 	start := a.o.clock().Now()
 	var results []reconcile.Result
 	var runErr error
-	if len(work) > 0 || len(p.plan.Corrected) > 0 || len(p.plan.Moved) > 0 {
+	if len(work) > 0 || len(p.plan.Corrected) > 0 || len(p.plan.Moved) > 0 || len(p.plan.Marks) > 0 {
 		results, runErr = a.apply(ctx, len(work))
 	}
 	took := a.o.clock().Now().Sub(start)

@@ -114,6 +114,15 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, st *State) ([]Result, erro
 			return nil, err
 		}
 	}
+	for _, m := range p.Marks {
+		if cur := r.current(m.ID); cur != nil && cur.Orphan != m.Orphan {
+			marked := *cur
+			marked.Orphan = m.Orphan
+			if err := r.record(nil, &marked); err != nil {
+				return nil, err
+			}
+		}
+	}
 	work := p.Work()
 	results := make([]Result, len(work))
 	var changes, deletes []int

@@ -98,6 +98,8 @@ type Plan struct {
 	// Moved are renames the service already made: apply moves the state's
 	// records without a call.
 	Moved []Move
+	// Marks are the Orphan marks apply records, after Corrected.
+	Marks []Mark
 }
 
 // Summary counts a plan's changes by action.
@@ -251,17 +253,21 @@ func Diff(desired []Group, st *State, opts Options) *Plan {
 			continue
 		}
 		c := Change{Action: ActionOrphan, ID: id, Current: cur, index: -1}
-		if !cur.Orphan && st.OrphansKnown {
-			p.NewOrphans++
+		if s := svc[id]; s != nil && s.Token != cur.Token {
+			// A token rotated in Explo's UI: the state learns it before
+			// anything uses it, a delete included.
+			fixed := *cur
+			fixed.Token, fixed.EnvTag = s.Token, keep(s.EnvTag, cur.EnvTag)
+			p.Corrected = append(p.Corrected, &fixed)
+			c.Current = &fixed
 		}
 		if opts.Prune && cur.Owned(opts.PruneAdopted) {
 			c.Action = ActionDelete
 			c.Gone = svc != nil && svc[id] == nil
-			if s := svc[id]; s != nil && s.Token != cur.Token {
-				// A token rotated in Explo's UI: the delete needs the
-				// service's, and the state learns it first.
-				c.Current = seenOnService(cur, s)
-			}
+		} else if !cur.Orphan && st.OrphansKnown {
+			// A delete is a change of its own; a kept orphan that the last
+			// run saw in the manifests is one too.
+			p.NewOrphans++
 		}
 		p.add(c)
 	}
@@ -323,24 +329,27 @@ func renameOf(g *Group, st *State, svc map[string]*Applied) (from string, done b
 	return "", false
 }
 
-// Marks returns the records whose Orphan mark the plan changes: groups no
-// manifest lists are marked, groups the manifests list again unmarked. A
-// plan restricted by --only knows too little to mark anything.
-func (p *Plan) Marks(st *State) []*Applied {
-	var out []*Applied
+// Mark sets or clears a group's Orphan mark.
+type Mark struct {
+	ID     string
+	Orphan bool
+}
+
+// OrphanMarks returns the Orphan marks the plan changes: groups no manifest
+// lists are marked, groups the manifests list again unmarked. A plan
+// restricted by --only knows too little to mark anything, so marks come
+// from the whole plan.
+func (p *Plan) OrphanMarks(st *State) []Mark {
+	var out []Mark
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		if cur := st.Groups[c.ID]; cur != nil && (c.Action == ActionOrphan || c.Action == ActionDelete) && !cur.Orphan {
-			marked := *cur
-			marked.Orphan = true
-			out = append(out, &marked)
+			out = append(out, Mark{ID: c.ID, Orphan: true})
 		}
 	}
 	for i := range p.Desired {
 		if cur := st.Groups[p.Desired[i].ID]; cur != nil && cur.Orphan {
-			unmarked := *cur
-			unmarked.Orphan = false
-			out = append(out, &unmarked)
+			out = append(out, Mark{ID: cur.ID, Orphan: false})
 		}
 	}
 	return out

@@ -174,7 +174,8 @@ func (r *run) rename(res *Result, c *Change) error {
 }
 
 // learnRename reads the group under its new id: there with the token it
-// had, the rename happened.
+// had, the rename happened; there with another token while the old id is
+// gone, it happened too, and the token was rotated since (in Explo's UI).
 func (r *run) learnRename(res *Result, from, to, token string) (Remote, bool, error) {
 	a, err := r.get(res, to)
 	switch {
@@ -183,7 +184,12 @@ func (r *run) learnRename(res *Result, from, to, token string) (Remote, bool, er
 	case err != nil:
 		return Remote{}, false, fmt.Errorf("the rename's answer was lost, and reading %q failed too (the next run learns the outcome): %w", to, err)
 	case a.Token != token:
-		return Remote{}, false, fmt.Errorf("%q exists on the service with another token: not renamed from %q", to, from)
+		switch _, err := r.get(res, from); {
+		case err == nil:
+			return Remote{}, false, fmt.Errorf("%q exists on the service as another customer, and %q still does: not renamed", to, from)
+		case !errors.Is(err, ErrNotFound):
+			return Remote{}, false, fmt.Errorf("the rename's answer was lost, and reading %q failed too (the next run learns the outcome): %w", from, err)
+		}
 	}
 	return Remote{ID: a.ID, Token: a.Token, EnvTag: a.EnvTag}, true, nil
 }

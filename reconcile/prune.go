@@ -201,7 +201,7 @@ func (p *Plan) Restrict(keep func(id string) bool) *Plan {
 			c.index = index[c.index]
 			changed++
 		}
-		if cur := c.Current; cur != nil && (c.Action == ActionOrphan || c.Action == ActionDelete) && !cur.Orphan && p.NewOrphans > 0 {
+		if cur := c.Current; cur != nil && c.Action == ActionOrphan && !cur.Orphan && p.NewOrphans > 0 {
 			out.NewOrphans++
 		}
 		out.Changes = append(out.Changes, c)

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"groupsync/sandbox"
+)
+
+// Each finding of the attack on the operations that destroy or replace
+// something on the service, as a case that shows it refused or survived.
+
+// tree is org with a department and a team below it, and one more root.
+const tree = `
+- {id: org, name: Org}
+- {id: dept, name: Dept, hierarchy_level_name: Department, parent_provided_id: org}
+- {id: team, name: Team, hierarchy_level_name: Team, parent_provided_id: dept}
+- {id: other, name: Other}
+`
+
+func applied(t *testing.T, manifest string, cfg sandbox.Config) *env {
+	t.Helper()
+	e := newEnv(t, cfg)
+	e.api = "customer"
+	m := e.write("m0.yaml", manifest)
+	if _, stderr, code := e.run("apply", "-f", m); code != 0 {
+		t.Fatalf("first apply: exit %d\n%s", code, stderr)
+	}
+	e.sb.ResetStats()
+	return e
+}
+
+// noChange holds that a refused run called nothing that changes anything.
+func noChange(t *testing.T, e *env) {
+	t.Helper()
+	for _, r := range e.sb.Requests() {
+		if r.Method != "GET" && r.Path != "/api/get_customer/" {
+			t.Errorf("a refused plan called %s %s", r.Method, r.Path)
+		}
+	}
+}
+
+// A manifest drops x and adds a new customer below it: the plan is refused,
+// before the create, under both revisions of delete.
+func TestPrune_NewChildOfAPrunedParentIsRefused(t *testing.T) {
+	for _, mode := range sandbox.DeleteModes {
+		t.Run(string(mode), func(t *testing.T) {
+			e := applied(t, tree, sandbox.Config{DeleteChildren: mode})
+			m := e.write("m1.yaml", "- {id: other, name: Other}\n- {id: c, name: C, hierarchy_level_name: Department, parent_provided_id: org}\n")
+			_, stderr, code := e.run("apply", "-f", m, "--prune")
+			if code != 1 || !strings.Contains(stderr, `deleting "org" would also delete "c", which the manifests want`) {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			noChange(t, e)
+		})
+	}
+}
+
+// A wanted customer moved below a pruned orphan: refused, with and
+// without a refresh, so the move and the delete cannot race.
+func TestPrune_MoveBelowAPrunedParentIsRefused(t *testing.T) {
+	for _, refresh := range []bool{false, true} {
+		t.Run(fmt.Sprint("refresh=", refresh), func(t *testing.T) {
+			e := applied(t, tree+"- {id: x, name: X}\n", sandbox.Config{})
+			m := e.write("m1.yaml", strings.Replace(tree, "parent_provided_id: org}", "parent_provided_id: x}", 1))
+			args := []string{"apply", "-f", m, "--prune"}
+			if refresh {
+				args = append(args, "--refresh")
+			}
+			_, stderr, code := e.run(args...)
+			if code != 1 || !strings.Contains(stderr, `deleting "x" would also delete "dept", which the manifests want`) {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			noChange(t, e)
+		})
+	}
+}
+
+// --only never narrows what a delete is checked against: the child the
+// manifests want stops the delete of its parent even when --only leaves
+// the child out.
+func TestPrune_OnlyNeverNarrowsTheCheck(t *testing.T) {
+	e := applied(t, tree, sandbox.Config{})
+	m := e.write("m1.yaml", "- {id: team, name: Team, hierarchy_level_name: Team, parent_provided_id: dept}\n- {id: other, name: Other}\n")
+	_, stderr, code := e.run("apply", "-f", m, "--prune", "--only", "dept")
+	if code != 1 || !strings.Contains(stderr, `deleting "dept" would also delete "team", which the manifests want`) {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	// An owned orphan below, left out by --only, stops it too.
+	m = e.write("m2.yaml", "- {id: other, name: Other}\n")
+	_, stderr, code = e.run("apply", "-f", m, "--prune", "--only", "org,dept")
+	if code != 1 || !strings.Contains(stderr, `deleting "dept" would also delete "team", which --only leaves out`) {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	noChange(t, e)
+}
+
+// An owned orphan whose child was made in Explo's UI is not deleted, under
+// either revision, and the plan says so before any call, naming both.
+// Every customer a delete may take is a change of --max-changes.
+func TestPrune_NeverTakesACustomerItDoesNotOwn(t *testing.T) {
+	for _, mode := range sandbox.DeleteModes {
+		t.Run(string(mode), func(t *testing.T) {
+			e := applied(t, tree, sandbox.Config{DeleteChildren: mode})
+			e.sb.Put(sandbox.Group{ID: "made-in-ui", Name: "UI", Level: "Team", Parent: "dept"})
+			m := e.write("m1.yaml", "- {id: other, name: Other}\n")
+			_, stderr, code := e.run("apply", "-f", m, "--prune", "--refresh")
+			if code != 1 || !strings.Contains(stderr, `deleting "dept" would also delete "made-in-ui", which this state does not own (it was made elsewhere)`) ||
+				!strings.Contains(stderr, `deleting "org" would also delete "made-in-ui"`) {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			noChange(t, e)
+			e.sb.Delete("made-in-ui")
+			_, stderr, code = e.run("apply", "-f", m, "--prune", "--max-changes", "2")
+			if code != 1 || !strings.Contains(stderr, "the plan has 3 changes") {
+				t.Fatalf("a cascade of three under --max-changes 2: exit %d\n%s", code, stderr)
+			}
+			if _, stderr, code := e.run("apply", "-f", m, "--prune", "--max-changes", "3"); code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			if got := len(e.sb.Groups()); got != 1 || e.sb.Stats().Deletes != 3 {
+				t.Errorf("left %d customers after %d deletes, want other alone after 3", got, e.sb.Stats().Deletes)
+			}
+		})
+	}
+}
+
+// A customer found existing is adopted, marked so in the plan, and kept by
+// --prune unless --prune-adopted.
+func TestPrune_AdoptedNeedsPruneAdopted(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	e.api = "customer"
+	e.sb.Put(sandbox.Group{ID: "found", Name: "Found"})
+	m := e.write("m0.yaml", "- {id: found, name: Found}\n- {id: made, name: Made}\n")
+	if _, stderr, code := e.run("apply", "-f", m); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	empty := e.write("m1.yaml", "- {id: other, name: Other}\n")
+	stdout, stderr, code := e.run("plan", "-f", empty, "--prune")
+	if code != 0 || !strings.Contains(stdout, "  ! orphan found  (in the state, in no manifest: adopted, not created by groupsync, so kept; --prune-adopted deletes it)") ||
+		!strings.Contains(stdout, "  - delete made\n") {
+		t.Fatalf("plan: exit %d\n%s%s", code, stdout, stderr)
+	}
+	stdout, _, _ = e.run("plan", "-f", empty, "--prune", "--prune-adopted")
+	if !strings.Contains(stdout, "  - delete found  (adopted: it was found existing, not created by groupsync)") {
+		t.Errorf("plan --prune-adopted:\n%s", stdout)
+	}
+	if _, stderr, code := e.run("apply", "-f", empty, "--prune"); code != 0 || e.sb.Groups()["found"].Name == "" || e.sb.Groups()["made"].Name != "" {
+		t.Fatalf("apply --prune: exit %d\n%s", code, stderr)
+	}
+}
+
+// A token rotated in Explo's UI: the delete with the state's token gets a
+// 404, which is not "gone": reading the customer shows its token, the state
+// learns it, and the delete is made with it. With --refresh the list's
+// token is used from the start.
+func TestPrune_StaleTokenIsLearntNotTakenForGone(t *testing.T) {
+	for _, refresh := range []bool{false, true} {
+		t.Run(fmt.Sprint("refresh=", refresh), func(t *testing.T) {
+			e := applied(t, "- {id: a, name: A}\n- {id: b, name: B}\n", sandbox.Config{})
+			e.sb.Change("b", func(g *sandbox.Group) { g.Token = strings.Repeat("9", 48) })
+			m := e.write("m1.yaml", "- {id: a, name: A}\n")
+			args := []string{"apply", "-f", m, "--prune"}
+			if refresh {
+				args = append(args, "--refresh")
+			}
+			if _, stderr, code := e.run(args...); code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			if _, ok := e.sb.Groups()["b"]; ok {
+				t.Fatal("b survived, unowned")
+			}
+			want := 2 // a 404, then the delete with the learnt token
+			if refresh {
+				want = 1
+			}
+			if got := e.sb.Stats().Paths["/api/delete_customer/"]; got != want {
+				t.Errorf("%d delete calls, want %d", got, want)
+			}
+			rows := e.report()
+			if last := rows[len(rows)-1]; last["user_group_id"] != "b" || last["action"] != "delete" || last["status"] != "ok" {
+				t.Errorf("report %v", last)
+			}
+		})
+	}
+}
+
+// A rotation whose answer is lost after the service rotated is learnt in
+// the same run by reading the customer: the new token is recorded, and
+// the old, dead one is never sent again.
+func TestRotate_LostAnswerIsLearnt(t *testing.T) {
+	e := applied(t, "- {id: a, name: A}\n- {id: b, name: B}\n", sandbox.Config{})
+	old := e.sb.Groups()["a"].Token
+	e.sb.LoseAnswers("/api/refresh_customer_token/", 1)
+	_, stderr, code := e.run("rotate", "--only", "a")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	now := e.sb.Groups()["a"].Token
+	if now == old || stateTokens(t, e)["a"] != now || e.sb.Stats().Rotations != 1 {
+		t.Errorf("rotations %d; the state holds the new token: %v", e.sb.Stats().Rotations, stateTokens(t, e)["a"] == now)
+	}
+	checkReportMatchesSandbox(t, e, 2)
+}
+
+// When the state cannot be written after a rotation, the new token is not
+// claimed to be held; the next run learns it from the service first.
+func TestRotate_UnwritableStateIsLearntNextRun(t *testing.T) {
+	e := applied(t, "- {id: a, name: A}\n", sandbox.Config{})
+	if err := os.MkdirAll(filepath.Join(e.path("state.json.backup"), "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := e.run("rotate", "--only", "a")
+	if code != 3 || strings.Contains(stderr, "holds every token") {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	os.RemoveAll(e.path("state.json.backup"))
+	// The journal holds what the state could not: a plan reads it.
+	if _, stderr, code := e.run("plan", "-f", e.path("m0.yaml"), "--detailed-exitcode"); code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, stderr)
+	}
+	checkStateTruthful(t, e)
+}
+
+// The same id typed in two Unicode forms is one id: a manifest with "café"
+// decomposed is the state's precomposed "café", unchanged.
+func TestIDs_OneFormEverywhere(t *testing.T) {
+	e := applied(t, "- {id: \"caf\u00e9\", name: Cafe}\n", sandbox.Config{})
+	m := e.write("m1.yaml", "- {id: \"cafe\u0301\", name: Cafe}\n")
+	stdout, stderr, code := e.run("plan", "-f", m, "--prune", "--detailed-exitcode")
+	if code != 0 || !strings.Contains(stdout, "0 to create, 0 to update, 1 unchanged, 0 orphaned") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// A hand-edited state in which two customers hold one token is refused
+// before any call: a delete with that token could take the wanted one.
+func TestState_TwinTokensAreRefused(t *testing.T) {
+	e := applied(t, "- {id: a, name: A}\n- {id: b, name: B}\n", sandbox.Config{})
+	data, _ := os.ReadFile(e.path("state.json"))
+	var st map[string]any
+	json.Unmarshal(data, &st)
+	groups := st["groups"].(map[string]any)
+	groups["b"].(map[string]any)["token"] = groups["a"].(map[string]any)["token"]
+	data, _ = json.Marshal(st)
+	os.WriteFile(e.path("state.json"), data, 0o600)
+	m := e.write("m1.yaml", "- {id: a, name: A}\n")
+	_, stderr, code := e.run("apply", "-f", m, "--prune")
+	if code != 1 || !strings.Contains(stderr, `"a" and "b" hold the same token`) || len(e.sb.Requests()) != 0 {
+		t.Fatalf("exit %d, %d calls\n%s", code, len(e.sb.Requests()), stderr)
+	}
+}
+
+// A saved plan is checked as a manifest is, and applied exactly: an edited
+// plan with a control character, a duplicate id, a space, scientific
+// notation, twin Unicode forms or a cycle is refused, and so is one the
+// service moved away from since (a rename in Explo's UI).
+func TestSavedPlan_ValidatedAndAppliedExactly(t *testing.T) {
+	e := applied(t, "- {id: a, name: A}\n- {id: b, name: B}\n", sandbox.Config{})
+	m := e.write("m1.yaml", "- {id: a, name: A2}\n- {id: b, name: B}\n- {id: c, name: C}\n")
+	if _, stderr, code := e.run("plan", "-f", m, "--refresh", "--out", e.path("plan.json")); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	saved, _ := os.ReadFile(e.path("plan.json"))
+	for _, tt := range []struct{ name, from, to, want string }{
+		{"Escape", `"name": "A2"`, `"name": "A2\u001b[2J"`, `name: "A2\x1b[2J" holds the control character U+001B`},
+		{"LineBreak", `"name": "A2"`, `"name": "ok\ngroupsync: c: create ok"`, `holds the control character U+000A`},
+		{"Duplicate", `"user_group_id": "c"`, `"user_group_id": "b"`, `duplicate id "b"`},
+		{"Space", `"user_group_id": "c"`, `"user_group_id": "c "`, `has leading or trailing spaces`},
+		{"Scientific", `"user_group_id": "c"`, `"user_group_id": "1.23457E+11"`, `scientific notation`},
+		{"Twins", `"user_group_id": "c"`, `"user_group_id": "cafe\u0301"`, ``},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			edited := strings.Replace(strings.ReplaceAll(string(saved), `": "`, `": "`), tt.from, tt.to, 1)
+			if edited == string(saved) {
+				t.Fatalf("the plan file has no %s", tt.from)
+			}
+			if tt.name == "Twins" {
+				edited = strings.Replace(edited, `"user_group_id": "b"`, `"user_group_id": "caf\u00e9"`, 1)
+				tt.want = `duplicate id "café"`
+			}
+			p := e.write("edited.json", edited)
+			e.sb.ResetStats()
+			_, stderr, code := e.run("apply", "--plan", p)
+			if code != 1 || !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, "edited.json: ") {
+				t.Fatalf("exit %d, want 1 and %q\n%s", code, tt.want, stderr)
+			}
+			noChange(t, e)
+		})
+	}
+	e.sb.Change("b", func(g *sandbox.Group) { g.Name = "Renamed in the UI" })
+	e.sb.ResetStats()
+	_, stderr, code := e.run("apply", "--plan", e.path("plan.json"))
+	if code != 1 || !strings.Contains(stderr, "run plan again") || !strings.Contains(stderr, `now, not in the plan: update "b"`) {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	noChange(t, e)
+	if _, stderr, code := e.run("plan", "-f", m, "--refresh", "--out", e.path("plan.json")); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code := e.run("apply", "--plan", e.path("plan.json")); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+}
+
+// A cycle of parents in an edited plan is refused, not waited on.
+func TestSavedPlan_CycleIsRefused(t *testing.T) {
+	e := applied(t, "- {id: p, name: P}\n", sandbox.Config{})
+	m := e.write("m1.yaml", "- {id: p, name: P}\n- {id: q, name: Q, hierarchy_level_name: Department, parent_provided_id: p}\n")
+	if _, stderr, code := e.run("plan", "-f", m, "--out", e.path("plan.json")); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	saved, _ := os.ReadFile(e.path("plan.json"))
+	edited := strings.Replace(string(saved), `"user_group_id": "p",`, `"user_group_id": "p", "parent_provided_id": "q", "hierarchy_level_name": "Team",`, 1)
+	if edited == string(saved) {
+		t.Fatalf("unexpected plan file:\n%s", saved)
+	}
+	p := e.write("cycle.json", edited)
+	_, stderr, code := e.run("apply", "--plan", p, "--stall-timeout", "0")
+	if code != 1 || !strings.Contains(stderr, "the parents form a cycle") {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+}
