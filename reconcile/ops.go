@@ -237,9 +237,21 @@ func (r *run) delete(res *Result, c *Change) error {
 	if cur := r.current(c.ID); cur != nil {
 		token = cur.Token
 	}
+	// A delete whose answer is lost is learnt by reading the customer, so
+	// that the state never keeps claiming a deleted customer.
+	_, learnable := r.API.(Getter)
+	if learnable {
+		if err := r.intend(&Intent{Op: OpDelete, ID: c.ID, Token: token}, false); err != nil {
+			return err
+		}
+	}
 	for retried := false; ; retried = true {
-		_, err := r.call(res, nil, func(ctx context.Context) (Remote, error) { return d.DeleteGroup(ctx, c.ID, token) },
+		at := &attempt{}
+		_, err := r.call(res, at, func(ctx context.Context) (Remote, error) { return d.DeleteGroup(ctx, c.ID, token) },
 			func(Remote) error { return r.forget(c.ID) }, nil)
+		if err != nil && !errors.Is(err, ErrNotFound) && learnable {
+			r.unsettled(res, at, c.ID, err)
+		}
 		switch {
 		case errors.Is(err, ErrHasChildren):
 			return fmt.Errorf("the service refused: %q has children (%w)", c.ID, err)
@@ -253,6 +265,9 @@ func (r *run) delete(res *Result, c *Change) error {
 		case gerr != nil:
 			return fmt.Errorf("the service does not know the token, and reading %q failed: %w", c.ID, gerr)
 		case a.Token == token:
+			if serr := r.settle(c.ID); serr != nil {
+				return serr
+			}
 			return fmt.Errorf("the service refused the token that reading %q shows (%w): not deleted", c.ID, err)
 		}
 		if err := r.check(c.ID, Remote{ID: a.ID, Token: a.Token}); err != nil {

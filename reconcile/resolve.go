@@ -54,6 +54,8 @@ func (r *run) resolve(in *Intent) (string, error) {
 	}
 	a, err := r.get(&res, in.ID)
 	switch {
+	case errors.Is(err, ErrNotFound) && in.Op == OpDelete:
+		return "it was deleted, and the state forgets it", r.forget(in.ID)
 	case errors.Is(err, ErrNotFound):
 		if err := r.settle(in.Key()); err != nil {
 			return "", err
@@ -64,6 +66,8 @@ func (r *run) resolve(in *Intent) (string, error) {
 		return "the customer no longer exists", nil
 	case err != nil:
 		return "", err
+	case in.Op == OpDelete:
+		return "it was not deleted", r.settle(in.Key())
 	}
 	cur := r.current(in.ID)
 	switch {

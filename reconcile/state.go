@@ -51,6 +51,9 @@ const (
 	OpRotate Op = "rotate"
 	// OpRename moves the group to a new id: a repeat finds no group.
 	OpRename Op = "rename"
+	// OpDelete may have deleted the group: the state must not keep
+	// claiming it exists.
+	OpDelete Op = "delete"
 )
 
 // Intent is a non-idempotent call that was under way: it is persisted

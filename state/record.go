@@ -122,7 +122,7 @@ func decodeIntent(raw string) (*reconcile.Intent, error) {
 	switch {
 	case in.ID == "":
 		return nil, errors.New("an intent without a user_group_id")
-	case in.Op != reconcile.OpCreate && in.Op != reconcile.OpRotate && in.Op != reconcile.OpRename:
+	case in.Op != reconcile.OpCreate && in.Op != reconcile.OpRotate && in.Op != reconcile.OpRename && in.Op != reconcile.OpDelete:
 		return nil, fmt.Errorf("an intent of unknown kind %q", in.Op)
 	case in.Op == reconcile.OpRename && in.To == "":
 		return nil, errors.New("a rename intent without its new id")
