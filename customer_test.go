@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -292,5 +294,100 @@ func TestCustomerAPI_RenameKeepsTheToken(t *testing.T) {
 	e.sb.ResetStats()
 	if _, stderr, code := e.run("apply", "-f", onto); code != 1 || !strings.Contains(stderr, `renaming "acme" to "other" would replace a customer the state holds under that id`) || e.sb.Stats().Requests != 0 {
 		t.Errorf("rename onto an existing id: exit %d, %d calls\n%s", code, e.sb.Stats().Requests, stderr)
+	}
+}
+
+// A group tag the service does not have is refused before any write, by
+// file and line, with the tags that exist.
+func TestCustomerAPI_UnknownGroupTagIsRefused(t *testing.T) {
+	e := customerEnv(t)
+	m := e.write("m.csv", "id,name,group_tags\na,A,gold\nb,B,\"gold, platinum\"\n")
+	_, stderr, code := e.run("apply", "-f", m)
+	if code != 1 || !strings.Contains(stderr, m+`:3: group_tags: group tag "platinum" does not exist (known: eu, gold, silver, us)`) {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if st := e.sb.Stats(); st.Requests != 1 || st.Paths["/api/group_tags/"] != 1 {
+		t.Errorf("%v, want the tag list alone", st.Paths)
+	}
+}
+
+// Root customers whose level cell is empty converge under --refresh: the
+// service reports the root level by its name, and an empty cell is that.
+func TestCustomerAPI_RefreshConvergesForRootCustomers(t *testing.T) {
+	e := customerEnv(t)
+	e.sb.Put(sandbox.Group{ID: "found", Name: "Found"})
+	m := e.write("m.csv", "id,name,hierarchy_level_name,parent_provided_id\nroot,Root,,\nfound,Found,,\nchild,Child,Department,root\n")
+	if _, stderr, code := e.run("apply", "-f", m); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for range 2 {
+		e.sb.ResetStats()
+		stdout, stderr, code := e.run("plan", "-f", m, "--refresh", "--detailed-exitcode")
+		if code != 0 || strings.Contains(stdout, "hierarchy_level_name") {
+			t.Fatalf("plan --refresh after apply: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if _, stderr, code := e.run("apply", "-f", m, "--refresh"); code != 0 || e.sb.Stats().Paths["/api/update_customer/"] != 0 {
+			t.Fatalf("apply --refresh: exit %d, %v\n%s", code, e.sb.Stats().Paths, stderr)
+		}
+	}
+}
+
+// The first plan that adopts a hierarchy from the list invents no change:
+// the parents of adopted children are read by listing each parent's
+// children, and root customers have none.
+func TestCustomerAPI_FirstAdoptPlanInventsNoDiffs(t *testing.T) {
+	e := customerEnv(t)
+	e.sb.Put(sandbox.Group{ID: "org-acme", Name: "Acme"})
+	e.sb.Put(sandbox.Group{ID: "acme-eu", Name: "Acme EU", Level: "Department", Parent: "org-acme"})
+	e.sb.Put(sandbox.Group{ID: "acme-us", Name: "Acme US", Level: "Department", Parent: "org-acme"})
+	m := e.write("m.yaml", `
+- {id: org-acme, name: Acme, hierarchy_level_name: "", parent_provided_id: ""}
+- {id: acme-eu, name: Acme EU, hierarchy_level_name: Department, parent_provided_id: org-acme}
+- {id: acme-us, name: Acme US, hierarchy_level_name: Department, parent_provided_id: org-acme}
+`)
+	stdout, stderr, code := e.run("plan", "-f", m, "--refresh")
+	if code != 0 || strings.Contains(stdout, "then it is updated") || strings.Contains(stdout, "parent_provided_id") ||
+		strings.Count(stdout, "(on the service, not in the state: its token is recorded; no call)") != 3 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	e.sb.ResetStats()
+	if _, stderr, code := e.run("apply", "-f", m, "--refresh"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if st := e.sb.Stats(); st.Paths["/api/update_customer/"] != 0 || st.Paths["/api/create_customer/"] != 0 {
+		t.Errorf("adopting made %v", st.Paths)
+	}
+	checkStateTruthful(t, e)
+}
+
+// --max-changes counts the groups an export lost: dropping one file of
+// three is refused; once accepted, those orphans do not count again.
+func TestMaxChanges_CountsNewlyOrphanedGroups(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	dir := filepath.Join(e.dir, "manifests")
+	os.Mkdir(dir, 0o700)
+	for i, name := range []string{"a.csv", "b.csv", "c.csv"} {
+		var b strings.Builder
+		b.WriteString("id,name\n")
+		for j := range 5 {
+			fmt.Fprintf(&b, "%s%d,Customer %d\n", name[:1], j, i*5+j)
+		}
+		os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o600)
+	}
+	if _, stderr, code := e.run("apply", "-f", dir); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	os.Remove(filepath.Join(dir, "b.csv"))
+	e.sb.ResetStats()
+	_, stderr, code := e.run("apply", "-f", dir, "--max-changes", "4")
+	if code != 1 || !strings.Contains(stderr, "the plan has 5 changes") || !strings.Contains(stderr, "5 groups the last run saw in the manifests and no manifest lists now") ||
+		e.sb.Stats().Requests != 0 {
+		t.Fatalf("exit %d, %d calls\n%s", code, e.sb.Stats().Requests, stderr)
+	}
+	if _, stderr, code := e.run("apply", "-f", dir, "--max-changes", "5"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code := e.run("apply", "-f", dir, "--max-changes", "1"); code != 0 || e.sb.Stats().Requests != 0 {
+		t.Fatalf("the known orphans counted again: exit %d\n%s", code, stderr)
 	}
 }

@@ -3,9 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"groupsync/sandbox"
@@ -323,5 +327,46 @@ func TestSavedPlan_CycleIsRefused(t *testing.T) {
 	_, stderr, code := e.run("apply", "--plan", p, "--stall-timeout", "0")
 	if code != 1 || !strings.Contains(stderr, "the parents form a cycle") {
 		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+}
+
+// A refused token or a redirect that comes after changes were made stops
+// the run with exit 3, not 1: exit 1 would promise that nothing changed.
+func TestApply_StopAfterChangesIsExit3(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		answer func(w http.ResponseWriter, r *http.Request)
+		want   string
+	}{
+		{"Unauthorized", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"detail": "Invalid token."}`)
+		}, "the service refused the API token"},
+		{"Redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://elsewhere.invalid"+r.URL.Path, http.StatusTemporaryRedirect)
+		}, "never follows a redirect"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, sandbox.Config{})
+			var served atomic.Int32
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if served.Add(1) > 2 {
+					tt.answer(w, r)
+					return
+				}
+				e.sb.ServeHTTP(w, r)
+			}))
+			t.Cleanup(ts.Close)
+			e.url = ts.URL
+			m := e.write("m.csv", customers(10, nil, nil))
+			_, stderr, code := e.run("apply", "-f", m, "--concurrency", "1")
+			if code != 3 || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d, want 3\n%s", code, stderr)
+			}
+			if got := len(e.sb.Groups()); got != 2 {
+				t.Errorf("%d customers made before the stop, want 2", got)
+			}
+		})
 	}
 }

@@ -91,7 +91,9 @@ func TestApply_AsksInATerminal(t *testing.T) {
 		!strings.Contains(out, "apply cancelled; nothing was sent") || sb.Stats().Requests != 0 {
 		t.Fatalf("answer no: exit %d, %d calls\n%s", code, sb.Stats().Requests, out)
 	}
-	if out, code := run(true, ""); code != 1 || sb.Stats().Requests != 0 {
+	// End of input (Ctrl-D) ends the prompt's line before the error.
+	if out, code := run(true, ""); code != 1 || sb.Stats().Requests != 0 ||
+		!strings.Contains(out, "Only 'yes' will be accepted: \ngroupsync: error: apply cancelled") {
 		t.Fatalf("no answer: exit %d\n%s", code, out)
 	}
 	if out, code := run(false, ""); code != 0 || strings.Contains(out, "Apply these changes?") || sb.Stats().Requests != 1 {

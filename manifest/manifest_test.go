@@ -239,6 +239,13 @@ func TestLoad_Bad(t *testing.T) {
 			`2: user_group_id: duplicate id "a" (first at FILE:1)`}},
 		{"YAMLDuplicateKey", "m.yaml", "- id: a\n  name: A\n  name: B\n", []string{`3: key "name" is given twice in this group`}},
 		{"YAMLInvalidUTF8", "m.yaml", "- id: a\n  name: \xfe\n", []string{"2: not valid UTF-8 (save the file as UTF-8)"}},
+		{"InvisibleInIDs", "m.csv", "id,name\n\u200beu-0004,A\nb\ufeffx,B\nc\u2060,C\nd\u00ad,D\ne\u200df,E\ng\u00a0h,G\n", []string{
+			`2: user_group_id: "\u200beu-0004" holds the invisible character U+200B, which would make it another id that looks the same`,
+			`3: user_group_id: "b\ufeffx" holds the invisible character U+FEFF, which would make it another id that looks the same`,
+			`4: user_group_id: "c\u2060" holds the invisible character U+2060, which would make it another id that looks the same`,
+			`5: user_group_id: "d\u00ad" holds the invisible character U+00AD, which would make it another id that looks the same`,
+			`6: user_group_id: "e\u200df" holds the invisible character U+200D, which would make it another id that looks the same`,
+			`7: user_group_id: "g\u00a0h" holds the invisible character U+00A0, which would make it another id that looks the same`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -386,5 +393,30 @@ func TestLoad_Samples(t *testing.T) {
 	}
 	if len(m.Groups) < 15 || len(m.Warnings) > 0 {
 		t.Errorf("samples: %d groups, warnings %v", len(m.Groups), m.Warnings)
+	}
+}
+
+// Customer API fields: a YAML list may be one string of values separated by
+// commas, as a CSV cell is; a previous id names a rename, and may be
+// neither a wanted id nor claimed twice.
+func TestLoad_CustomerListsAndRenames(t *testing.T) {
+	_, paths := write(t, map[string]string{"m.yaml": "- {id: a, name: A, emails: \"x@a, y@a\", group_tags: [gold]}\n- {id: b, name: B, previous_provided_id: old-b}\n"})
+	m, err := Load(paths, Options{Customer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emails := reconcile.FieldOf(reconcile.FieldEmails)
+	if got := emails.List(&m.Groups[0]); !reflect.DeepEqual(got, []string{"x@a", "y@a"}) || m.Groups[1].Previous != "old-b" {
+		t.Errorf("emails %v, previous %q", got, m.Groups[1].Previous)
+	}
+	_, paths = write(t, map[string]string{"m.csv": "id,name,previous_provided_id\na,A,b\nb,B,\nc,C,x\nd,D,x\n"})
+	_, err = Load(paths, Options{Customer: true})
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 2 || !strings.Contains(errs[0].Error(), `"b" is also a group of the manifests`) || !strings.Contains(errs[1].Error(), `"x" is renamed by`) {
+		t.Errorf("Load() = %v", err)
+	}
+	_, paths = write(t, map[string]string{"m.csv": "id,name,previous_provided_id\na,A,b\n"})
+	if _, err := Load(paths, Options{}); err == nil || !strings.Contains(err.Error(), "previous_provided_id is a field of the Customer API") {
+		t.Errorf("previous_provided_id without --api customer: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -647,5 +648,74 @@ func TestPlan_RowsFollowTheTokenRule(t *testing.T) {
 	}
 	if want := []string{"c noop ok", "b update planned", "a create planned", "z orphan ok"}; !slices.Equal(got, want) {
 		t.Errorf("planned rows %v, want %v", got, want)
+	}
+}
+
+// A slow configured rate is not taken for a stall: two calls at one a
+// minute, under a stall timeout of 10 s, both succeed, because the
+// timeout is widened to two of the limiter's intervals.
+func TestApply_StallTimeoutWidensForSlowRates(t *testing.T) {
+	c := fakeclock.New(t0)
+	api := &fakeAPI{create: ok}
+	a := applier(api)
+	a.Clock, a.Limiter, a.Concurrency, a.StallTimeout = c, reconcile.NewLimiter(1, time.Minute, c), 1, 10*time.Second
+	done := make(chan struct{})
+	go c.Drive(2, done) // the watchdog's timer and the limiter's
+	res, err := apply(t, a, groups(3), reconcile.NewState())
+	close(done)
+	if err != nil || count(res, reconcile.StatusOK) != 3 {
+		t.Fatalf("Apply() = %+v, %v; a slow rate was taken for a stall", res, err)
+	}
+}
+
+// A journal that cannot be written stops the run: what cannot be recorded
+// must not be done, and the groups not started are skipped.
+func TestApply_FailedJournalWriteStopsTheRun(t *testing.T) {
+	var calls atomic.Int32
+	api := &fakeAPI{create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+		calls.Add(1)
+		return ok(ctx, g)
+	}}
+	a := applier(api)
+	a.Concurrency = 1
+	a.Journal = &recorder{record: func(*reconcile.Applied) error { return errors.New("no space left on device") }}
+	res, err := apply(t, a, groups(10), reconcile.NewState())
+	if err == nil || !strings.Contains(err.Error(), "record state: no space left on device") {
+		t.Fatalf("err = %v, want the journal's failure", err)
+	}
+	if n := calls.Load(); n != 1 || count(res, reconcile.StatusSkipped) != 9 {
+		t.Errorf("%d calls, %d skipped; want 1 and 9", n, count(res, reconcile.StatusSkipped))
+	}
+	for _, r := range res {
+		if r.Attempts == 1 && !r.Unknown {
+			t.Error("the group whose answer was not recorded does not say its outcome is unknown")
+		}
+	}
+}
+
+// Deletes are journaled: each delete the service makes is persisted before
+// another call may start.
+func TestApply_DeletesAreJournaled(t *testing.T) {
+	st := reconcile.NewState()
+	for _, id := range []string{"a", "b"} {
+		st.Groups[id] = &reconcile.Applied{Group: reconcile.Group{ID: id, Name: id}, Token: "tok-" + id, Origin: reconcile.OriginCreated}
+	}
+	var journaled []string
+	deletes := 0
+	api := &fakeAPI{del: func(ctx context.Context, id, token string) (reconcile.Remote, error) {
+		if len(journaled) != deletes {
+			return reconcile.Remote{}, fmt.Errorf("delete of %q before the last one was journaled: %v", id, journaled)
+		}
+		deletes++
+		return reconcile.Remote{Code: 200}, nil
+	}}
+	a := applier(api)
+	a.Concurrency = 1
+	a.Journal = &recorder{forget: func(id string) error { journaled = append(journaled, "forget "+id); return nil }}
+	p := reconcile.Diff(nil, st, reconcile.Options{Prune: true})
+	res, err := a.Apply(context.Background(), p, st)
+	slices.Sort(journaled)
+	if err != nil || count(res, reconcile.StatusOK) != 2 || !slices.Equal(journaled, []string{"forget a", "forget b"}) {
+		t.Fatalf("Apply() = %+v, %v; journal %v", res, err, journaled)
 	}
 }

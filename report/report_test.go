@@ -80,3 +80,23 @@ func TestWriter_NeutralizesFormulas(t *testing.T) {
 		t.Errorf("name = %q", recs[1][1])
 	}
 }
+
+// A cell that starts with a carriage return or a line feed is neutralised
+// too: a spreadsheet skips the break and runs what follows as a formula.
+func TestWriter_NeutralizesLineBreaksFirst(t *testing.T) {
+	for _, first := range []string{"\r", "\n", "\r\n"} {
+		r := reconcile.Result{ID: "a", Name: first + "=1+1", Action: reconcile.ActionCreate, Status: reconcile.StatusOK}
+		var b bytes.Buffer
+		w, _ := NewWriter(&b, false)
+		w.Write(&r)
+		w.Close()
+		recs, err := csv.NewReader(strings.NewReader(b.String())).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// encoding/csv reads a quoted CRLF back as LF.
+		if got := recs[1][1]; !strings.HasPrefix(got, "'") || !strings.HasSuffix(got, "=1+1") {
+			t.Errorf("name %q written as %q, want it behind a '", first+"=1+1", got)
+		}
+	}
+}
