@@ -32,7 +32,7 @@ func customerCSV(n int, names map[string]string) string {
 	return b.String()
 }
 
-// Issue 12's acceptance, against the in-process sandbox.
+// The Customer API end to end, against the in-process sandbox.
 func TestCustomerAPI_CreateRerunAndRefresh(t *testing.T) {
 	e := customerEnv(t)
 	m := e.write("customers.csv", customerCSV(40, nil))

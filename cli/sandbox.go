@@ -48,7 +48,7 @@ func (f *sandboxFlags) register(fs interface {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8089", "loopback `ADDRESS` to listen on (port 0 picks one)")
 	fs.StringVar(&f.token, "token", "", "API `TOKEN` to accept (default: a random one, printed at start)")
 	fs.StringVar(&f.rate, "rate", "180/m", "allowed requests per window across all endpoints, like 180/m or 50/s; 'off' for none")
-	fs.StringVar(&f.limiter, "limiter", string(sandbox.LimiterDRF), "limiter `MODEL`: drf (a sliding log, as API.md says), fixed or bucket")
+	fs.StringVar(&f.limiter, "limiter", string(sandbox.LimiterDRF), "limiter `MODEL`: drf (a sliding log, as docs/explo-api.md says), fixed or bucket")
 	fs.IntVar(&f.burst, "burst", 0, "requests the bucket limiter allows at once (default: one window's worth)")
 	fs.StringVar(&f.retryAfter, "retry-after", string(sandbox.RetryAfterSeconds), "Retry-After on 429: none, seconds, date or mixed")
 	fs.DurationVar(&f.latency, "latency", 0, "delay every answer by `D`")

@@ -1,4 +1,4 @@
-// Package explo is a client for Explo's APIs as API.md documents them: the
+// Package explo is a client for Explo's APIs as docs/explo-api.md describes them: the
 // End User Group API ([UserGroups]) and its replacement, the Customer API
 // ([Customers]). Both share one [Client]: the auth header, the refusal of
 // redirects, the reading of answers and the one function that turns an

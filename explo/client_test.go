@@ -232,7 +232,7 @@ func TestClient_TransportFailures(t *testing.T) {
 	}
 }
 
-// Against the sandbox: both APIs as API.md documents them.
+// Against the sandbox: both APIs as docs/explo-api.md describes them.
 func TestClient_AgainstSandbox(t *testing.T) {
 	sb := sandbox.New(sandbox.Config{Token: token, Quota: -1})
 	ts := httptest.NewServer(sb)

@@ -8,7 +8,7 @@ import (
 
 // Limiter is the one client-side rate limit shared by every worker of a
 // run. It models the service's limiter, a sliding log of accepted requests
-// (Django REST Framework's throttle, see API.md): a quota of calls per
+// (Django REST Framework's throttle, see docs/explo-api.md): a quota of calls per
 // window, of which no window of time may hold more, sent evenly rather
 // than in a burst.
 //

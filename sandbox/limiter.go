@@ -14,7 +14,7 @@ type LimiterModel string
 
 const (
 	// LimiterDRF is Django REST Framework's SimpleRateThrottle, which
-	// API.md says Explo most likely runs: a sliding log of the accepted
+	// docs/explo-api.md says Explo most likely runs: a sliding log of the accepted
 	// requests of the last window. Refused requests are not logged, and
 	// Retry-After is the time until the oldest accepted request leaves
 	// the window: one slot, not the whole window.

@@ -1,4 +1,4 @@
-// Package sandbox is a local Explo API, faithful to API.md: both the End
+// Package sandbox is a local Explo API, faithful to docs/explo-api.md: both the End
 // User Group API and the Customer API over one store of customers, the
 // auth header, the slash rule, get-or-create, partial updates and renames,
 // the list with its paging, the group tag list, delete, token rotation,
