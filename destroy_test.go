@@ -370,3 +370,30 @@ func TestApply_StopAfterChangesIsExit3(t *testing.T) {
 		})
 	}
 }
+
+// A rotation killed after the service rotated leaves an intent: state and
+// plan say the outcome is not known yet, and the next apply learns it
+// first, saying so, with the new token recorded.
+func TestRotate_KilledRunIsLearntFirst(t *testing.T) {
+	e := applied(t, "- {id: a, name: A}\n", sandbox.Config{})
+	if !killAt(t, e, 0, true, "rotate", "--only", "a") {
+		t.Fatal("the run ended before the kill")
+	}
+	if e.sb.Stats().Rotations != 1 || stateTokens(t, e)["a"] == e.sb.Groups()["a"].Token {
+		t.Fatal("the kill did not lose the rotation's answer")
+	}
+	for _, args := range [][]string{{"state", "list", "--state", e.path("state.json")}, {"plan", "-f", e.path("m0.yaml")}} {
+		_, stderr, code := e.run(args...)
+		if code != 0 || !strings.Contains(stderr, `warning: the rotate of "a" by an earlier run did not finish, and its outcome is not known yet`) {
+			t.Errorf("%v: exit %d\n%s", args[0], code, stderr)
+		}
+	}
+	_, stderr, code := e.run("apply", "-f", e.path("m0.yaml"))
+	if code != 0 || !strings.Contains(stderr, `the rotate of "a" by an earlier run did not finish: it was rotated: the new token is recorded`) {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	checkStateTruthful(t, e)
+	if _, stderr, _ := e.run("plan", "-f", e.path("m0.yaml")); strings.Contains(stderr, "warning") {
+		t.Errorf("the intent was not settled:\n%s", stderr)
+	}
+}

@@ -268,9 +268,7 @@ func (p *pipeline) resolve(ctx context.Context, lock bool) error {
 		return nil
 	}
 	if !lock || p.token == "" || p.cfg.API != APICustomer {
-		for _, in := range pendingList(p.st) {
-			printf(p.o.Stderr, "groupsync: warning: the %s of %s by an earlier run did not finish, and its outcome is not known yet; apply or rotate (--api customer) learns it first", in.Op, textsafe.Quote(in.Key()))
-		}
+		warnPending(p.o, p.st)
 		return nil
 	}
 	learnt, err := p.applier(p.store).Resolve(ctx, p.st)
@@ -282,6 +280,14 @@ func (p *pipeline) resolve(ctx context.Context, lock bool) error {
 		return p.readError(err)
 	}
 	return nil
+}
+
+// warnPending says which calls of an earlier run have an outcome not known
+// yet, for a command that cannot ask the service.
+func warnPending(o IO, st *reconcile.State) {
+	for _, in := range pendingList(st) {
+		printf(o.Stderr, "groupsync: warning: the %s of %s by an earlier run did not finish, and its outcome is not known yet; apply or rotate (--api customer) learns it first", in.Op, textsafe.Quote(in.Key()))
+	}
 }
 
 func pendingList(st *reconcile.State) []*reconcile.Intent {

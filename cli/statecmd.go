@@ -88,6 +88,7 @@ func stateList(cfg *Config, o IO) error {
 	if err != nil {
 		return err
 	}
+	warnPending(o, st)
 	ids := make([]string, 0, len(st.Groups))
 	for id := range st.Groups {
 		ids = append(ids, id)
@@ -158,6 +159,7 @@ func stateShow(cfg *Config, o IO, id string) error {
 	if err != nil {
 		return err
 	}
+	warnPending(o, st)
 	a := st.Groups[id]
 	if a == nil {
 		return fmt.Errorf("%s is not in the state %s", textsafe.Quote(id), textsafe.Cut(cfg.State))
