@@ -202,13 +202,7 @@ func TestApply_UnreachableAfterAnAnswerIsRetried(t *testing.T) {
 		if g.ID == "g000" {
 			return ok(ctx, g)
 		}
-		select {
-		case <-answered:
-		default:
-			// Until an answer confirms the URL only one call goes: a
-			// call before g000's is told to come back.
-			return reconcile.Remote{}, &apiErr{kind: reconcile.ErrRateLimited, status: 429}
-		}
+		<-answered
 		switch {
 		case g.ID == "g001" && g001.Add(1) == 1:
 			return reconcile.Remote{}, &apiErr{kind: reconcile.ErrUnreachable}
@@ -219,7 +213,9 @@ func TestApply_UnreachableAfterAnAnswerIsRetried(t *testing.T) {
 	}}
 	a := applier(api)
 	a.Concurrency = 3
-	// The others go once g000's answer is in: recorded, so seen.
+	// The gate an earlier run opened: the three go at once, and the
+	// others wait for g000's answer, recorded, so seen.
+	a.Gate = reconcile.OpenGate()
 	a.Journal = &recorder{record: func(x *reconcile.Applied) error {
 		if x.ID == "g000" {
 			close(answered)
