@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"groupsync/internal/canonjson"
+	"groupsync/internal/fieldjson"
 	"groupsync/internal/textsafe"
 	"groupsync/reconcile"
 )
@@ -67,18 +68,7 @@ func jsonValue(v reconcile.Value) json.RawMessage {
 	return json.RawMessage(v.Text)
 }
 
-func listJSON(l []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, s := range l {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(canonjson.Quote(s))
-	}
-	b.WriteByte(']')
-	return b.String()
-}
+func listJSON(l []string) string { return fieldjson.List(l) }
 
 // printPlan writes the human plan. Tokens are never part of it.
 func printPlan(w io.Writer, p *reconcile.Plan, rate string, took func(int) string, rebound bool) {

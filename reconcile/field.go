@@ -99,20 +99,18 @@ func customerFields() Fields {
 }
 
 // rootField is the field whose empty value is the root level.
-func rootField() *Field {
-	for _, d := range Table {
-		if d.Root {
-			return d
-		}
-	}
-	return nil
-}
+func rootField() *Field { return findField(func(f *Field) bool { return f.Root }) }
 
 // FieldNamed returns the field of that name, or nil.
-func FieldNamed(name string) *Field {
-	for _, d := range Table {
-		if d.Name == name {
-			return d
+func FieldNamed(name string) *Field { return findField(func(f *Field) bool { return f.Name == name }) }
+
+// FieldOf returns the field of bit, or nil.
+func FieldOf(bit Fields) *Field { return findField(func(f *Field) bool { return f.Bit == bit }) }
+
+func findField(match func(*Field) bool) *Field {
+	for _, f := range Table {
+		if match(f) {
+			return f
 		}
 	}
 	return nil

@@ -50,16 +50,6 @@ func LearnLevels(st *State, snap *Snapshot, children map[string][]*Applied) Leve
 	return l
 }
 
-// FieldOf returns the field of bit, or nil.
-func FieldOf(bit Fields) *Field {
-	for _, f := range Table {
-		if f.Bit == bit {
-			return f
-		}
-	}
-	return nil
-}
-
 // Tags lists the group tags that exist, under the run's limiter and
 // retries.
 func (a *Applier) Tags(ctx context.Context) ([]string, error) {

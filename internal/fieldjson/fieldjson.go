@@ -31,19 +31,23 @@ func Value(f *reconcile.Field, g *reconcile.Group) string {
 		p := f.Pairs(g)
 		return canonjson.Object(len(p), func(i int) (string, string) { return p[i].Key, p[i].Value })
 	case reconcile.TypeSet:
-		l := f.List(g)
-		var b strings.Builder
-		b.WriteByte('[')
-		for i, s := range l {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(canonjson.Quote(s))
-		}
-		b.WriteByte(']')
-		return b.String()
+		return List(f.List(g))
 	}
 	return canonjson.Quote(f.Text(g))
+}
+
+// List writes a list of strings as JSON.
+func List(l []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range l {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(canonjson.Quote(s))
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // Member is one key of a JSON object with the raw text of its value.
