@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"groupsync/cli"
 	"groupsync/sandbox"
 )
 
@@ -158,38 +160,156 @@ func TestPrune_AdoptedNeedsPruneAdopted(t *testing.T) {
 	}
 }
 
-// A token rotated in Explo's UI: the delete with the state's token gets a
-// 404, which is not "gone": reading the customer shows its token, the state
-// learns it, and the delete is made with it. With --refresh the list's
-// token is used from the start.
-func TestPrune_StaleTokenIsLearntNotTakenForGone(t *testing.T) {
+// A token changed in Explo's UI — rotated there, or the customer deleted
+// and made again by someone else — is learnt, never taken for "gone", and
+// makes the customer adopted: --prune keeps it and says why, and
+// --prune-adopted deletes it with the service's token. With --refresh the
+// list's token, confirmed by reading the customer, is learnt from the
+// start.
+func TestPrune_ChangedTokenIsLearntNotTakenForGone(t *testing.T) {
 	for _, refresh := range []bool{false, true} {
 		t.Run(fmt.Sprint("refresh=", refresh), func(t *testing.T) {
 			e := applied(t, "- {id: a, name: A}\n- {id: b, name: B}\n", sandbox.Config{})
-			e.sb.Change("b", func(g *sandbox.Group) { g.Token = strings.Repeat("9", 48) })
+			changed := strings.Repeat("9", 48)
+			e.sb.Change("b", func(g *sandbox.Group) { g.Token = changed })
 			m := e.write("m1.yaml", "- {id: a, name: A}\n")
 			args := []string{"apply", "-f", m, "--prune"}
 			if refresh {
 				args = append(args, "--refresh")
 			}
-			if _, stderr, code := e.run(args...); code != 0 {
-				t.Fatalf("exit %d\n%s", code, stderr)
+			_, stderr, code := e.run(args...)
+			if _, ok := e.sb.Groups()["b"]; !ok || e.sb.Stats().Deletes != 0 {
+				t.Fatalf("b, whose token changed outside groupsync, was deleted: exit %d\n%s", code, stderr)
+			}
+			if stateTokens(t, e)["b"] != changed {
+				t.Errorf("the state did not learn b's token")
+			}
+			if !refresh && (code != 3 || !strings.Contains(stderr, "counts as adopted now")) {
+				t.Errorf("exit %d\n%s", code, stderr)
+			}
+			if refresh && (code != 0 || !strings.Contains(e.report()[1]["action"], "orphan")) {
+				t.Errorf("exit %d, report %v\n%s", code, e.report(), stderr)
+			}
+			if _, stderr, code := e.run(append(args, "--prune-adopted")...); code != 0 {
+				t.Fatalf("--prune-adopted: exit %d\n%s", code, stderr)
 			}
 			if _, ok := e.sb.Groups()["b"]; ok {
-				t.Fatal("b survived, unowned")
-			}
-			want := 2 // a 404, then the delete with the learnt token
-			if refresh {
-				want = 1
-			}
-			if got := e.sb.Stats().Paths["/api/delete_customer/"]; got != want {
-				t.Errorf("%d delete calls, want %d", got, want)
-			}
-			rows := e.report()
-			if last := rows[len(rows)-1]; last["user_group_id"] != "b" || last["action"] != "delete" || last["status"] != "ok" {
-				t.Errorf("report %v", last)
+				t.Error("--prune-adopted kept b")
 			}
 		})
+	}
+}
+
+// A list that leaves a customer out and gives its token to one the state
+// knows (which would then be recorded, embedded, and deleted by a later
+// prune) is caught by reading that customer: the run stops, nothing is
+// recorded.
+func TestRefresh_ListGivingAnotherCustomersTokenIsCaught(t *testing.T) {
+	e := applied(t, "- {id: keep, name: Keep}\n- {id: x, name: X}\n", sandbox.Config{})
+	e.sb.Put(sandbox.Group{ID: "hidden", Name: "Made elsewhere"})
+	hidden := e.sb.Groups()["hidden"].Token
+	var served atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v2/api/customers/" || r.URL.Query().Get("parent_provided_id") != "" || served.Add(1) > 1 {
+			e.sb.ServeHTTP(w, r)
+			return
+		}
+		var customers []map[string]any
+		for id, g := range e.sb.Groups() {
+			if id == "hidden" {
+				continue
+			}
+			tok := g.Token
+			if id == "keep" {
+				tok = hidden
+			}
+			customers = append(customers, map[string]any{"provided_id": id, "name": g.Name, "token": tok, "access_group": g.AccessGroup,
+				"hierarchy_level": g.Level, "is_demo_group": false, "emails": []string{}, "group_tags": []string{}, "properties": map[string]any{},
+				"parent_schema_datasource_mapping": map[string]any{}})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"success": 1, "total_count": len(customers), "results": map[string]any{"customers": customers}})
+	}))
+	t.Cleanup(ts.Close)
+	direct := e.url
+	e.url = ts.URL
+	saved, _ := os.ReadFile(e.path("state.json"))
+	_, stderr, code := e.run("apply", "-f", e.path("m0.yaml"), "--refresh", "--rebind")
+	if code != 1 || !strings.Contains(stderr, `it gives "keep" a token that reading the customer does not show`) {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if now, _ := os.ReadFile(e.path("state.json")); string(now) != string(saved) {
+		t.Error("the state changed")
+	}
+	e.url = direct
+	m := e.write("m1.yaml", "- {id: x, name: X}\n")
+	if _, stderr, code := e.run("apply", "-f", m, "--prune"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if _, ok := e.sb.Groups()["hidden"]; !ok {
+		t.Error("hidden, made elsewhere, was deleted")
+	}
+}
+
+// A state whose token for a customer is another customer's (a lying list
+// adopted, a hand edit) deletes and rotates neither: each reads the
+// customer first, and the token it would send must be the customer's own.
+func TestPrune_WrongTokenInTheStateTakesNobody(t *testing.T) {
+	e := applied(t, "- {id: x, name: X}\n- {id: y, name: Y}\n", sandbox.Config{})
+	e.sb.Put(sandbox.Group{ID: "ui", Name: "Made in the UI"})
+	uiToken := e.sb.Groups()["ui"].Token
+	data, _ := os.ReadFile(e.path("state.json"))
+	data = []byte(strings.Replace(string(data), e.sb.Groups()["x"].Token, uiToken, 1))
+	os.WriteFile(e.path("state.json"), data, 0o600)
+	m := e.write("m1.yaml", "- {id: y, name: Y}\n")
+	_, stderr, code := e.run("apply", "-f", m, "--prune")
+	if code != 3 || !strings.Contains(stderr, "counts as adopted now") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code := e.run("rotate", "--only", "x"); code != 0 {
+		t.Errorf("rotate: exit %d\n%s", code, stderr)
+	}
+	groups := e.sb.Groups()
+	if _, ok := groups["ui"]; !ok || groups["ui"].Token != uiToken || groups["x"].Name == "" || e.sb.Stats().Rotations != 1 {
+		t.Fatalf("ui %+v; x %+v; %d rotations", groups["ui"], groups["x"], e.sb.Stats().Rotations)
+	}
+	checkStateTruthful(t, e)
+}
+
+// A rotation after the token was rotated outside groupsync rotates the
+// service's current token: the one that may have leaked stops working.
+func TestRotate_AfterARotationElsewhereRotatesTheCurrentToken(t *testing.T) {
+	e := applied(t, "- {id: a, name: A}\n", sandbox.Config{})
+	leaked := strings.Repeat("7", 48)
+	e.sb.Change("a", func(g *sandbox.Group) { g.Token = leaked })
+	if _, stderr, code := e.run("rotate", "--only", "a"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	now := e.sb.Groups()["a"].Token
+	if now == leaked || e.sb.Stats().Rotations != 1 || stateTokens(t, e)["a"] != now {
+		t.Errorf("the leaked token still works: rotated %d times", e.sb.Stats().Rotations)
+	}
+}
+
+// A rename the service refused (the new id is another customer's), whose
+// answer was lost, is learnt as not renamed: the next run goes on.
+func TestRename_RefusedWithItsAnswerLostIsSettled(t *testing.T) {
+	e := applied(t, "- {id: old, name: Old}\n", sandbox.Config{})
+	e.sb.Put(sandbox.Group{ID: "new", Name: "Made in the UI"})
+	m := e.write("m1.yaml", "- {id: new, name: Old, previous_provided_id: old}\n")
+	// The plan cannot see the clash without a refresh; the service
+	// refuses the rename, and the answer is lost.
+	e.sb.LoseAnswers("/api/update_customer/", 1)
+	_, stderr, code := e.run("apply", "-f", m)
+	if code != 3 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = e.run("apply", "-f", e.path("m0.yaml"))
+	if code != 0 || !strings.Contains(stderr, `it was not renamed: "new" is another customer's id`) {
+		t.Fatalf("the next run: exit %d\n%s", code, stderr)
+	}
+	if _, stderr, _ := e.run("plan", "-f", e.path("m0.yaml")); strings.Contains(stderr, "warning") {
+		t.Errorf("the intent was not settled:\n%s", stderr)
 	}
 }
 
@@ -395,5 +515,55 @@ func TestRotate_KilledRunIsLearntFirst(t *testing.T) {
 	checkStateTruthful(t, e)
 	if _, stderr, _ := e.run("plan", "-f", e.path("m0.yaml")); strings.Contains(stderr, "warning") {
 		t.Errorf("the intent was not settled:\n%s", stderr)
+	}
+}
+
+// A service that holds a token in a field — the API token in a property, a
+// customer's token as another's name — gets neither onto stdout: not in
+// the plan in any form, not in the state's show.
+func TestSecrets_NeverOnStdoutFromTheService(t *testing.T) {
+	e := applied(t, "- {id: a, name: A, properties: {p: 1}}\n- {id: b, name: B}\n", sandbox.Config{})
+	bToken := e.sb.Groups()["b"].Token
+	e.sb.Change("a", func(g *sandbox.Group) {
+		g.Name = "named " + bToken
+		g.Properties = json.RawMessage(`{"p": "` + testToken + `"}`)
+	})
+	for _, format := range [][]string{{}, {"--json"}, {"--format", "markdown"}} {
+		args := append([]string{"plan", "-f", e.path("m0.yaml"), "--refresh"}, format...)
+		stdout, stderr, code := e.run(args...)
+		if code != 0 || !strings.Contains(stdout, "[redacted]") {
+			t.Fatalf("%v: exit %d\n%s%s", format, code, stdout, stderr)
+		}
+		for _, secret := range []string{bToken, testToken} {
+			if strings.Contains(stdout, secret) || strings.Contains(stderr, secret) {
+				t.Errorf("%v: a token on the screen:\n%s", format, stdout)
+			}
+		}
+	}
+}
+
+// What would keep a run from ending or from reporting is refused before
+// any call: a token file that never ends, a report path that is a folder.
+func TestApply_BadInputsAreRefusedBeforeAnyCall(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	m := e.write("m.csv", customers(2, nil, nil))
+	run := func(args ...string) (string, int) {
+		var stderr strings.Builder
+		code := cli.Main(context.Background(), append([]string{"apply", "-f", m, "--api-url", e.url, "--state", e.path("state.json")}, args...),
+			cli.IO{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }})
+		return stderr.String(), code
+	}
+	big := e.write("big-token", strings.Repeat("a", 20<<10))
+	stderr, code := run("--token-file", big)
+	if code != 1 || !strings.Contains(stderr, "holds more than 16 KiB: not a token") {
+		t.Errorf("a huge token file: exit %d\n%s", code, stderr)
+	}
+	os.MkdirAll(filepath.Join(e.path("folder.csv"), "x"), 0o700)
+	stderr, code = run("--token-file", e.token, "--report", e.path("folder.csv"))
+	if code != 1 || !strings.Contains(stderr, "is a folder") {
+		t.Errorf("a report that is a folder: exit %d\n%s", code, stderr)
+	}
+	if n := len(e.sb.Requests()); n != 0 {
+		t.Errorf("%d calls", n)
 	}
 }

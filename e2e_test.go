@@ -387,9 +387,17 @@ func TestApply_WriteFailuresAfterChangesAreExit3(t *testing.T) {
 	t.Run("Report", func(t *testing.T) {
 		e := newEnv(t, sandbox.Config{})
 		m := e.write("customers.csv", customers(3, nil, nil))
-		os.Mkdir(e.path("report.csv"), 0o700) // not a file: the write fails at the end
-		os.WriteFile(filepath.Join(e.path("report.csv"), "x"), nil, 0o600)
-		_, stderr, code := e.run("apply", "-f", m)
+		// The report's path becomes a folder while the run is under way:
+		// the write fails at the end, after the check before the calls.
+		e.sb.PauseAfter(1, sandbox.PauseBefore)
+		var stderr string
+		var code int
+		ran := make(chan struct{})
+		go func() { defer close(ran); _, stderr, code = e.run("apply", "-f", m, "--concurrency", "1") }()
+		e.sb.WaitHeld(1)
+		os.MkdirAll(filepath.Join(e.path("report.csv"), "x"), 0o700)
+		e.sb.Resume(false)
+		<-ran
 		if code != 3 || !strings.Contains(stderr, "3 groups changed on the service, but the report could not be written") ||
 			!strings.Contains(stderr, "the state holds the tokens recorded") {
 			t.Fatalf("exit %d\n%s", code, stderr)

@@ -196,7 +196,8 @@ func (a *applyRun) run(ctx context.Context) error {
 			saved = false
 			problems = append(problems, fmt.Sprintf("the state could not be written (%v); every answer this run recorded is in %s, which the next run folds in", err, p.store.JournalPath()))
 		}
-	default:
+	case runErr == nil:
+		// The journal holds nothing but intents settled again.
 		if err := p.store.Discard(); err != nil {
 			problems = append(problems, fmt.Sprintf("the journal %s could not be removed (%v); it holds nothing the next run needs", p.store.JournalPath(), err))
 		}

@@ -106,7 +106,8 @@ func ExitCode(err error) int {
 // Main runs one command and returns its exit code, having printed any
 // error as "groupsync: error: …".
 func Main(ctx context.Context, args []string, o IO) int {
-	o = o.withSecrets()
+	o, flush := o.withSecrets()
+	defer flush()
 	err := Run(ctx, args, o)
 	if err != nil {
 		if msg := err.Error(); msg != "" {
@@ -118,7 +119,8 @@ func Main(ctx context.Context, args []string, o IO) int {
 
 // Run runs one command: args are the process's, without the program name.
 func Run(ctx context.Context, args []string, o IO) error {
-	o = o.withSecrets()
+	o, flush := o.withSecrets()
+	defer flush()
 	if o.Getenv == nil {
 		o.Getenv = func(string) string { return "" }
 	}

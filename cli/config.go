@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"net"
@@ -304,7 +306,11 @@ func checkURL(raw string) (string, error) {
 	if err != nil || u.Host == "" || u.Opaque != "" {
 		return "", fmt.Errorf("--api-url %s is not a URL like https://api.explo.co", textsafe.Quote(redactURL(raw)))
 	}
-	shown := u.Redacted()
+	// Credentials, a query and a fragment are where a pasted token
+	// would sit: the URL is shown without them.
+	bare := *u
+	bare.User, bare.RawQuery, bare.ForceQuery, bare.Fragment, bare.RawFragment = nil, "", false, "", ""
+	shown := bare.String()
 	switch {
 	case u.User != nil:
 		return "", fmt.Errorf("--api-url %s holds credentials; the API token goes in --token-file or $EXPLO_API_TOKEN, never in the URL", textsafe.Quote(shown))
@@ -323,9 +329,12 @@ func checkURL(raw string) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
-// redactURL hides what looks like a password in a string that did not
-// parse as a URL.
+// redactURL hides, in a string that did not parse as a URL, what may
+// hold a secret: credentials, a query, a fragment.
 func redactURL(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i] + "…"
+	}
 	at := strings.LastIndex(raw, "@")
 	scheme := strings.Index(raw, "://")
 	if at < 0 || scheme < 0 || at < scheme {
@@ -346,11 +355,11 @@ func isLoopback(host string) bool {
 // token is never printed, not even in part. A byte order mark and white
 // space around it are not part of it; a token that an HTTP header cannot
 // carry is refused before any call.
-func (c *Config) apiToken(getenv func(string) string) (string, error) {
+func (c *Config) apiToken(ctx context.Context, getenv func(string) string) (string, error) {
 	if c.TokenFile != "" {
-		b, err := os.ReadFile(c.TokenFile)
+		b, err := readTokenFile(ctx, c.TokenFile)
 		if err != nil {
-			return "", fmt.Errorf("--token-file: %w", err)
+			return "", err
 		}
 		t := cleanToken(string(b))
 		if t == "" {
@@ -368,6 +377,43 @@ func (c *Config) apiToken(getenv func(string) string) (string, error) {
 		return t, nil
 	}
 	return "", errors.New("no API token: set $EXPLO_API_TOKEN or use --token-file PATH")
+}
+
+// maxTokenFile bounds what is read of --token-file: a token is a line,
+// and /dev/zero or a log named by mistake must not fill the memory.
+const maxTokenFile = 16 << 10
+
+// readTokenFile reads the token file, at most maxTokenFile bytes, and
+// gives up when ctx is done: a named pipe no one writes to must not keep a
+// run from ending at a signal.
+func readTokenFile(ctx context.Context, path string) ([]byte, error) {
+	type read struct {
+		data []byte
+		err  error
+	}
+	done := make(chan read, 1)
+	go func() {
+		f, err := os.Open(path)
+		if err != nil {
+			done <- read{err: err}
+			return
+		}
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+		done <- read{data, err}
+	}()
+	select {
+	case r := <-done:
+		switch {
+		case r.err != nil:
+			return nil, fmt.Errorf("--token-file: %w", r.err)
+		case len(r.data) > maxTokenFile:
+			return nil, fmt.Errorf("--token-file %s holds more than %d KiB: not a token", textsafe.Cut(path), maxTokenFile>>10)
+		}
+		return r.data, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("--token-file %s: interrupted while waiting for it to be written", textsafe.Cut(path))
+	}
 }
 
 func cleanToken(s string) string {
@@ -423,6 +469,9 @@ func checkDir(path, flag string) error {
 	info, err := os.Stat(dir)
 	if err != nil || !info.IsDir() {
 		return fmt.Errorf("%s %s: the folder %s does not exist", flag, textsafe.Cut(path), textsafe.Cut(dir))
+	}
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return fmt.Errorf("%s %s is a folder: the report is a file, which would replace it; nothing was sent", flag, textsafe.Cut(path))
 	}
 	if err := atomicfile.Probe(path); err != nil {
 		var pe *fs.PathError

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -24,7 +25,7 @@ func TestConfig_APITokenFromTheEnvironment(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var c Config
-			got, err := c.apiToken(func(string) string { return tt.env })
+			got, err := c.apiToken(context.Background(), func(string) string { return tt.env })
 			if got != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("apiToken() = %q, %v; want %q, %q", got, err, tt.want, tt.wantErr)
 			}

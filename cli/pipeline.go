@@ -60,7 +60,7 @@ func prepare(ctx context.Context, cfg Config, o IO, s stage) (*pipeline, error) 
 	p := &pipeline{cfg: cfg, o: o}
 	steps := []func() error{
 		p.loadGroups,
-		func() error { return p.readToken(s.needToken || cfg.Refresh || cfg.Prune) },
+		func() error { return p.readToken(ctx, s.needToken || cfg.Refresh || cfg.Prune) },
 		func() error { return p.openState(s.lock) },
 		p.checkBinding,
 		p.checkState,
@@ -143,8 +143,8 @@ func (p *pipeline) loadGroups() error {
 
 // readToken reads the API token. Without need, a missing token is fine
 // (plan calls nothing), but a --token-file that cannot be read is not.
-func (p *pipeline) readToken(need bool) error {
-	token, err := p.cfg.apiToken(p.o.Getenv)
+func (p *pipeline) readToken(ctx context.Context, need bool) error {
+	token, err := p.cfg.apiToken(ctx, p.o.Getenv)
 	switch {
 	case err == nil:
 		p.token = token

@@ -21,6 +21,11 @@ func (p *pipeline) refresh(ctx context.Context) (*reconcile.Snapshot, reconcile.
 	if err != nil {
 		return nil, reconcile.Levels{}, p.readError(err)
 	}
+	calls, err := a.Confirm(ctx, snap, p.st)
+	snap.Calls += calls
+	if err != nil {
+		return nil, reconcile.Levels{}, p.readError(err)
+	}
 	var parents []string
 	for i := range p.groups {
 		g := &p.groups[i]

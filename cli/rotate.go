@@ -45,7 +45,7 @@ func runRotate(ctx context.Context, args []string, o IO) (err error) {
 	}
 	p := &pipeline{cfg: cfg, o: o}
 	steps := []func() error{
-		func() error { return p.readToken(true) },
+		func() error { return p.readToken(ctx, true) },
 		func() error { return p.openState(true) },
 		p.checkBinding,
 		p.checkState,

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"io"
 
 	"groupsync/explo"
@@ -27,14 +28,55 @@ func (s *scrubWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// withSecrets returns o with a set of secrets for the run and stderr
-// scrubbed by it, unless o has them already.
-func (o IO) withSecrets() IO {
-	if o.secrets == nil {
-		o.secrets = explo.NewSecrets()
-		o.Stderr = &scrubWriter{w: o.Stderr, secrets: o.secrets}
+// lineScrubWriter writes to w line by line, each line without the run's
+// secrets: stdout is written in chunks (a buffered plan), which may cut a
+// secret in two, and the lines are whole. Flush writes a last line that
+// has no line break.
+type lineScrubWriter struct {
+	w       io.Writer
+	secrets *explo.Secrets
+	partial []byte
+}
+
+func (s *lineScrubWriter) Write(p []byte) (int, error) {
+	end := bytes.LastIndexByte(p, '\n')
+	if end < 0 {
+		s.partial = append(s.partial, p...)
+		return len(p), nil
 	}
-	return o
+	lines := string(append(s.partial, p[:end+1]...))
+	s.partial = append(s.partial[:0], p[end+1:]...)
+	if _, err := io.WriteString(s.w, s.secrets.Scrub(lines)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes what is left of the last line.
+func (s *lineScrubWriter) Flush() error {
+	if len(s.partial) == 0 {
+		return nil
+	}
+	_, err := io.WriteString(s.w, s.secrets.Scrub(string(s.partial)))
+	s.partial = nil
+	return err
+}
+
+// withSecrets returns o with a set of secrets for the run, and stderr and
+// stdout scrubbed by it, unless o has them already; flush ends stdout's
+// last line.
+func (o IO) withSecrets() (IO, func()) {
+	if o.secrets != nil {
+		return o, func() {}
+	}
+	o.secrets = explo.NewSecrets()
+	o.Stderr = &scrubWriter{w: o.Stderr, secrets: o.secrets}
+	out := &lineScrubWriter{w: o.Stdout, secrets: o.secrets}
+	if o.Stdout == nil {
+		out.w = io.Discard
+	}
+	o.Stdout = out
+	return o, func() { out.Flush() }
 }
 
 // keepSecret adds secrets to the run's set.

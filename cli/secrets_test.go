@@ -48,7 +48,7 @@ func TestStderr_NeverCarriesTheStatesTokens(t *testing.T) {
 // wrote instead.
 func TestScrubWriter_Write(t *testing.T) {
 	var buf bytes.Buffer
-	o := IO{Stderr: &buf}.withSecrets()
+	o, _ := IO{Stderr: &buf}.withSecrets()
 	o.keepSecret("lettersonlysecret")
 	if n, err := io.WriteString(o.Stderr, "groupsync: lettersonly secret\n"); n != 30 || err != nil {
 		t.Errorf("Write = %d, %v", n, err)
@@ -56,7 +56,7 @@ func TestScrubWriter_Write(t *testing.T) {
 	if got, want := buf.String(), "groupsync: [redacted]\n"; got != want {
 		t.Errorf("wrote %q, want %q", got, want)
 	}
-	if again := o.withSecrets(); again.Stderr != o.Stderr {
+	if again, _ := o.withSecrets(); again.Stderr != o.Stderr {
 		t.Error("withSecrets wrapped stderr twice")
 	}
 }

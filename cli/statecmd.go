@@ -44,6 +44,9 @@ func runState(args []string, o IO) error {
 		return errors.New("state: name a subcommand: list, show ID, or rm ID [ID ...]")
 	}
 	sub, ids := words[0], words[1:]
+	for i := range ids {
+		ids[i] = reconcile.NormalID(ids[i])
+	}
 	switch {
 	case sub == "list" && len(ids) == 0:
 		return stateList(&cfg, o)
@@ -196,6 +199,13 @@ func stateRemove(cfg *Config, o IO, ids []string) error {
 	}
 	for _, id := range ids {
 		delete(st.Groups, id)
+	}
+	// An intent about a forgotten group is forgotten with it: nothing is
+	// left to learn it for.
+	for key, in := range st.Pending {
+		if slices.Contains(ids, in.ID) || slices.Contains(ids, key) {
+			delete(st.Pending, key)
+		}
 	}
 	if err := store.Save(); err != nil {
 		return err

@@ -2,10 +2,13 @@ package explo
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Secrets is the set of every secret a run knows — the API token and the
@@ -15,9 +18,10 @@ import (
 // and each window of the text is looked up once per length, not compared
 // with each secret.
 //
-// A secret is found also where white space splits it and whatever the
-// case of its ASCII letters (a service may print hex in capitals; a
-// re-cased token gives away all but its case). The zero value is empty
+// A secret is found also where white space, punctuation or invisible
+// characters split it, whatever the case of its letters, and when it is
+// written in fullwidth forms or as escapes (see [fold]): each of those
+// shows the token, or gives it away. The zero value is empty
 // and ready to use; a nil *Secrets holds nothing.
 type Secrets struct {
 	mu sync.RWMutex
@@ -103,15 +107,14 @@ func (s *Secrets) Len() int {
 	return n
 }
 
-// normalise is a secret as matched: without white space, ASCII letters in
-// lower case, at most maxSecret bytes. A secret that is already so is
-// kept as it is, without a copy: a million state tokens cost no more than
-// the state does.
+// normalise is a secret as matched (see [fold]), at most maxSecret bytes.
+// A secret that is already so (lower-case letters and digits, as a hex
+// token is) is kept as it is, without a copy: a million state tokens cost
+// no more than the state does.
 func normalise(sec string) string {
 	clean := true
 	for i := 0; i < len(sec); i++ {
-		c := sec[i]
-		if ('A' <= c && c <= 'Z') || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c >= utf8.RuneSelf {
+		if c := sec[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
 			clean = false
 			break
 		}
@@ -119,50 +122,104 @@ func normalise(sec string) string {
 	if clean {
 		return sec[:min(len(sec), maxSecret)]
 	}
-	t, _ := strip(sec, false)
+	t, _, _ := fold(sec, false)
 	return string(t[:min(len(t), maxSecret)])
 }
 
-// strip returns text without white space and with ASCII letters in lower
-// case, and, when positions is set, the byte offset in text of each byte
-// kept.
-func strip(text string, positions bool) ([]byte, []int) {
-	t := make([]byte, 0, len(text))
-	var pos []int
+// fold returns the letters and digits of text, in lower case, as a token
+// would be matched whatever a service or a proxy did to it: white space,
+// punctuation (commas, colons, dashes), invisible code points (U+200B,
+// U+00AD), combining marks and other separators are dropped; fullwidth
+// and other compatibility forms become the letters they stand for; and
+// escapes are read as the characters they write (%61, &#97;, &#x61;,
+// \u0061, \x61). With positions, it also returns where in text each byte
+// kept starts and ends.
+func fold(text string, positions bool) (t []byte, starts, ends []int) {
+	t = make([]byte, 0, len(text))
 	if positions {
-		pos = make([]int, 0, len(text))
+		starts, ends = make([]int, 0, len(text)), make([]int, 0, len(text))
+	}
+	emit := func(b byte, from, to int) {
+		t = append(t, b)
+		if positions {
+			starts, ends = append(starts, from), append(ends, to)
+		}
 	}
 	for i := 0; i < len(text); {
-		c := text[i]
-		if c < utf8.RuneSelf {
-			if !asciiSpace(c) {
-				if 'A' <= c && c <= 'Z' {
-					c += 'a' - 'A'
-				}
-				t = append(t, c)
-				if positions {
-					pos = append(pos, i)
-				}
-			}
-			i++
-			continue
+		r, size := escaped(text[i:])
+		if size == 0 {
+			r, size = utf8.DecodeRuneInString(text[i:])
 		}
-		r, size := utf8.DecodeRuneInString(text[i:])
-		if !unicode.IsSpace(r) {
-			for j := range size {
-				t = append(t, text[i+j])
-				if positions {
-					pos = append(pos, i+j)
-				}
-			}
-		}
+		foldRune(r, func(b byte) { emit(b, i, i+size) })
 		i += size
 	}
-	return t, pos
+	return t, starts, ends
 }
 
-func asciiSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+// foldRune emits the bytes r is matched as: nothing for what does not
+// write a letter or a digit.
+func foldRune(r rune, emit func(byte)) {
+	switch {
+	case r < utf8.RuneSelf:
+		c := byte(r)
+		switch {
+		case 'A' <= c && c <= 'Z':
+			emit(c + 'a' - 'A')
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			emit(c)
+		}
+		return
+	case !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsNumber(r):
+		return
+	}
+	for _, x := range norm.NFKD.String(string(r)) {
+		switch {
+		case x < utf8.RuneSelf:
+			foldRune(x, emit)
+		case unicode.IsLetter(x) || unicode.IsDigit(x):
+			var buf [utf8.UTFMax]byte
+			for _, b := range buf[:utf8.EncodeRune(buf[:], unicode.ToLower(x))] {
+				emit(b)
+			}
+		}
+	}
+}
+
+// escaped reads an escape at the start of s — %XX, &#NN;, &#xXX;, \uXXXX,
+// \xXX — and returns the character it writes and its length; 0 when s
+// does not start with one.
+func escaped(s string) (rune, int) {
+	hex := func(h string) (rune, bool) {
+		v, err := strconv.ParseUint(h, 16, 32)
+		return rune(v), err == nil
+	}
+	switch {
+	case len(s) >= 3 && s[0] == '%':
+		if r, ok := hex(s[1:3]); ok {
+			return r, 3
+		}
+	case len(s) >= 6 && s[0] == '\\' && s[1] == 'u':
+		if r, ok := hex(s[2:6]); ok {
+			return r, 6
+		}
+	case len(s) >= 4 && s[0] == '\\' && s[1] == 'x':
+		if r, ok := hex(s[2:4]); ok {
+			return r, 4
+		}
+	case len(s) >= 4 && s[0] == '&' && s[1] == '#':
+		end := strings.IndexByte(s[:min(len(s), 12)], ';')
+		if end < 3 {
+			return 0, 0
+		}
+		num, base := s[2:end], 10
+		if num[0] == 'x' || num[0] == 'X' {
+			num, base = num[1:], 16
+		}
+		if v, err := strconv.ParseUint(num, base, 32); err == nil {
+			return rune(v), end + 1
+		}
+	}
+	return 0, 0
 }
 
 // Scrub returns text with every secret of the set replaced by
@@ -187,20 +244,20 @@ func (s *Secrets) scrubPrefix(text string, cut int) string {
 	if len(s.lens) == 0 || cut == 0 {
 		return text[:cut]
 	}
-	// White space between each of its bytes spreads a secret of n bytes
-	// over 2n-1, when the caller has collapsed white space to one byte;
-	// the scan reaches at least that far past cut.
+	// What splits or escapes a secret spreads it: the scan reaches far
+	// enough past cut for a secret of the longest length whose every byte
+	// is written as the longest escape with a separator after it.
 	scan := text
-	if reach := cut + 2*s.maxLen; reach < len(text) {
+	if reach := cut + 8*s.maxLen; reach < len(text) {
 		scan = text[:reach]
 	}
-	t, pos := strip(scan, true)
+	t, starts, ends := fold(scan, true)
 	if len(t) < s.lens[0] {
 		return text[:cut]
 	}
 	var spans []span
 	for i := range t {
-		if pos[i] >= cut {
+		if starts[i] >= cut {
 			break
 		}
 		if !s.first[t[i]] {
@@ -211,7 +268,7 @@ func (s *Secrets) scrubPrefix(text string, cut int) string {
 				break
 			}
 			if _, ok := s.byLen[n][string(t[i:i+n])]; ok {
-				spans = append(spans, runeSpan(scan, pos[i], pos[i+n-1]+1))
+				spans = append(spans, runeSpan(scan, starts[i], ends[i+n-1]))
 			}
 		}
 	}

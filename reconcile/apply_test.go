@@ -715,3 +715,54 @@ func TestApply_DeletesAreJournaled(t *testing.T) {
 		t.Fatalf("Apply() = %+v, %v; journal %v", res, err, journaled)
 	}
 }
+
+// rotator is a fake of the Customer API's rotation and reading.
+type rotator struct {
+	fakeAPI
+	mu     sync.Mutex
+	tokens map[string]string
+}
+
+func (f *rotator) RotateToken(ctx context.Context, id, token string) (reconcile.Remote, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tokens[id] != token {
+		return reconcile.Remote{}, &apiErr{kind: reconcile.ErrNotFound, status: 404}
+	}
+	f.tokens[id] = token + "-rotated"
+	return reconcile.Remote{ID: id, Token: f.tokens[id], Code: 200}, nil
+}
+
+func (f *rotator) GetGroup(ctx context.Context, id string) (*reconcile.Applied, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &reconcile.Applied{Group: reconcile.Group{ID: id}, Token: f.tokens[id]}, nil
+}
+
+// A rotation whose answer the journal cannot keep (a full disk) changes
+// nothing in memory: the state saved after claims no token it did not
+// record, and the intent stays for the next run to learn.
+func TestApply_RotationTheJournalCannotKeepStaysAnIntent(t *testing.T) {
+	api := &rotator{tokens: map[string]string{"a": "old"}}
+	st := reconcile.NewState()
+	st.Groups["a"] = &reconcile.Applied{Group: reconcile.Group{ID: "a", Name: "A"}, Token: "old", Origin: reconcile.OriginCreated}
+	a := applier(api)
+	a.Journal = &recorder{record: func(*reconcile.Applied) error { return errors.New("no space left on device") }}
+	p, err := reconcile.RotatePlan(st, []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Apply(context.Background(), p, st)
+	if err == nil || !res[0].Unknown || res[0].Status != reconcile.StatusFailed {
+		t.Fatalf("Apply() = %+v, %v", res, err)
+	}
+	if st.Groups["a"].Token != "old" || st.Pending["a"] == nil || st.Pending["a"].Op != reconcile.OpRotate {
+		t.Errorf("state %+v, pending %+v: the answer not kept changed the state, or the intent went", st.Groups["a"], st.Pending)
+	}
+	// The next run learns the new token from the service.
+	a.Journal = nil
+	learnt, err := a.Resolve(context.Background(), st)
+	if err != nil || len(learnt) != 1 || st.Groups["a"].Token != "old-rotated" || len(st.Pending) != 0 {
+		t.Errorf("Resolve() = %+v, %v; token %q", learnt, err, st.Groups["a"].Token)
+	}
+}

@@ -54,6 +54,9 @@ type Change struct {
 	Below  []string
 	Parent string
 	Guards []string
+	// PruneAdopted is set for a delete when adopted groups may be deleted
+	// too (a token found changed makes a group adopted).
+	PruneAdopted bool
 	// index is the group's position in the manifests, -1 for a group of
 	// the state only.
 	index int
@@ -63,16 +66,19 @@ type Change struct {
 // first time (and a create does not find the group already there).
 func (c *Change) Calls() int {
 	switch c.Action {
-	case ActionCreate, ActionUpdate, ActionRotate, ActionRename:
+	case ActionCreate, ActionUpdate, ActionRename:
 		return 1
+	case ActionRotate:
+		// Reading the customer, and the rotation.
+		return 2
 	case ActionAdopt:
 		if c.Update {
 			return 1
 		}
 	case ActionDelete:
-		// The delete, and the look for children just before it.
+		// Reading the customer, the look for children, and the delete.
 		if !c.Gone {
-			return 2
+			return 3
 		}
 	}
 	return 0
@@ -254,15 +260,16 @@ func Diff(desired []Group, st *State, opts Options) *Plan {
 		}
 		c := Change{Action: ActionOrphan, ID: id, Current: cur, index: -1}
 		if s := svc[id]; s != nil && s.Token != cur.Token {
-			// A token rotated in Explo's UI: the state learns it before
-			// anything uses it, a delete included.
-			fixed := *cur
-			fixed.Token, fixed.EnvTag = s.Token, keep(s.EnvTag, cur.EnvTag)
-			p.Corrected = append(p.Corrected, &fixed)
-			c.Current = &fixed
+			// A token changed outside groupsync: the state learns it
+			// before anything uses it, and the group, which may have been
+			// made again by someone else, counts as adopted.
+			fixed := changedOutside(cur, s)
+			p.Corrected = append(p.Corrected, fixed)
+			c.Current = fixed
 		}
-		if opts.Prune && cur.Owned(opts.PruneAdopted) {
+		if opts.Prune && c.Current.Owned(opts.PruneAdopted) {
 			c.Action = ActionDelete
+			c.PruneAdopted = opts.PruneAdopted
 			c.Gone = svc != nil && svc[id] == nil
 		} else if !cur.Orphan && st.OrphansKnown {
 			// A delete is a change of its own; a kept orphan that the last
@@ -391,16 +398,31 @@ func (p *Plan) diffRemote(i int, g *Group, cur, svc *Applied, levels Levels) {
 		g = levels.resolve(g, view)
 		switch {
 		case Differs(g, view):
+			if view.Token != cur.Token {
+				p.Corrected = append(p.Corrected, changedOutside(cur, view))
+			}
 			p.add(Change{Action: ActionUpdate, ID: g.ID, Desired: g, Current: view, index: i})
-		case view.Token != cur.Token || view.EnvTag != cur.EnvTag:
+		case view.Token != cur.Token:
+			p.Noop++
+			p.Corrected = append(p.Corrected, changedOutside(cur, view))
+		case view.EnvTag != cur.EnvTag:
 			p.Noop++
 			fixed := *cur
-			fixed.Token, fixed.EnvTag = view.Token, view.EnvTag
+			fixed.EnvTag = view.EnvTag
 			p.Corrected = append(p.Corrected, &fixed)
 		default:
 			p.Noop++
 		}
 	}
+}
+
+// changedOutside is cur with the token the service shows, which changed
+// outside groupsync (rotated in Explo's UI, or the customer made again by
+// someone else): the group counts as adopted from now on.
+func changedOutside(cur, svc *Applied) *Applied {
+	fixed := *cur
+	fixed.Token, fixed.EnvTag, fixed.Origin = svc.Token, keep(svc.EnvTag, cur.EnvTag), OriginAdopted
+	return &fixed
 }
 
 // seenOnService is the state's record of a group with what the service

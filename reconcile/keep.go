@@ -53,15 +53,22 @@ func (r *run) journal(fn func(Journal) error) error {
 
 // record keeps a in the state, in the token index and in the journal. A
 // record settles any intent on the group.
+//
+// The journal comes first: an answer it could not keep changes nothing in
+// memory either, so that the state saved at the end never claims a token
+// it has not recorded, and the intent stays for the next run to learn.
 func (r *run) record(res *Result, a *Applied) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.journal(func(j Journal) error { return j.Record(a) }); err != nil {
+		return err
+	}
 	r.put(a)
 	delete(r.st.Pending, a.ID)
 	if res != nil {
 		res.Token, res.EnvTag = a.Token, a.EnvTag
 	}
-	return r.journal(func(j Journal) error { return j.Record(a) })
+	return nil
 }
 
 // put keeps a in the state and the token index. Callers hold r.mu.
@@ -79,6 +86,9 @@ func (r *run) put(a *Applied) {
 func (r *run) move(res *Result, from string, a *Applied) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.journal(func(j Journal) error { return j.Move(from, a) }); err != nil {
+		return err
+	}
 	r.drop(from)
 	r.put(a)
 	MoveChildren(r.st, from, a.ID)
@@ -87,7 +97,7 @@ func (r *run) move(res *Result, from string, a *Applied) error {
 	if res != nil {
 		res.Token, res.EnvTag = a.Token, a.EnvTag
 	}
-	return r.journal(func(j Journal) error { return j.Move(from, a) })
+	return nil
 }
 
 // MoveChildren points the records of st whose parent is from at to: the
@@ -115,9 +125,12 @@ func (r *run) drop(id string) {
 func (r *run) forget(id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.journal(func(j Journal) error { return j.Forget(id) }); err != nil {
+		return err
+	}
 	r.drop(id)
 	delete(r.st.Pending, id)
-	return r.journal(func(j Journal) error { return j.Forget(id) })
+	return nil
 }
 
 // intend persists in before its call is made.
@@ -125,11 +138,14 @@ func (r *run) intend(in *Intent, sync bool) error {
 	in.At = r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.journal(func(j Journal) error { return j.Intend(in, sync) }); err != nil {
+		return err
+	}
 	if r.st.Pending == nil {
 		r.st.Pending = map[string]*Intent{}
 	}
 	r.st.Pending[in.Key()] = in
-	return r.journal(func(j Journal) error { return j.Intend(in, sync) })
+	return nil
 }
 
 // settle ends the intent filed under key, whose call did nothing.
@@ -139,8 +155,11 @@ func (r *run) settle(key string) error {
 	if r.st.Pending[key] == nil {
 		return nil
 	}
+	if err := r.journal(func(j Journal) error { return j.Settle(key) }); err != nil {
+		return err
+	}
 	delete(r.st.Pending, key)
-	return r.journal(func(j Journal) error { return j.Settle(key) })
+	return nil
 }
 
 func (r *run) current(id string) *Applied {

@@ -98,7 +98,14 @@ func (r *run) update(res *Result, g *Group) error {
 		if err := r.check(g.ID, rem); err != nil {
 			return err
 		}
-		return r.record(res, Merge(r.current(g.ID), g, rem, r.clock.Now()))
+		prev := r.current(g.ID)
+		a := Merge(prev, g, rem, r.clock.Now())
+		if prev != nil && prev.Token != "" && rem.Token != "" && rem.Token != prev.Token {
+			// A token changed outside groupsync: the customer may have
+			// been made again by someone else.
+			a.Origin = OriginAdopted
+		}
+		return r.record(res, a)
 	}, nil)
 	if errors.Is(err, ErrNotFound) && res.Action == ActionUpdate {
 		res.Action = ActionCreate
@@ -173,6 +180,10 @@ func (r *run) rename(res *Result, c *Change) error {
 	return err
 }
 
+// errRenameBlocked marks a rename that did not happen because another
+// customer holds the new id.
+var errRenameBlocked = errors.New("not renamed")
+
 // learnRename reads the group under its new id: there with the token it
 // had, the rename happened; there with another token while the old id is
 // gone, it happened too, and the token was rotated since (in Explo's UI).
@@ -186,7 +197,7 @@ func (r *run) learnRename(res *Result, from, to, token string) (Remote, bool, er
 	case a.Token != token:
 		switch _, err := r.get(res, from); {
 		case err == nil:
-			return Remote{}, false, fmt.Errorf("%q exists on the service as another customer, and %q still does: not renamed", to, from)
+			return Remote{}, false, fmt.Errorf("%q exists on the service as another customer, and %q still does: %w", to, from, errRenameBlocked)
 		case !errors.Is(err, ErrNotFound):
 			return Remote{}, false, fmt.Errorf("the rename's answer was lost, and reading %q failed too (the next run learns the outcome): %w", from, err)
 		}
@@ -218,10 +229,14 @@ func (r *run) get(res *Result, id string) (*Applied, error) {
 	return got, err
 }
 
-// delete deletes an owned group that no manifest lists, once the service
-// shows no children below it. A 404 means gone only when reading the
-// group agrees; a token rotated since is learnt, and the delete made with
-// it.
+// delete deletes an owned group that no manifest lists, once reading it
+// shows the token the state holds (a delete is by token: a wrong one
+// would take another customer) and the service shows no children below
+// it. A token changed outside groupsync — rotated in Explo's UI, or the
+// customer deleted and made again by someone else — cannot be told apart
+// from another customer: the state learns it, counts the customer as
+// adopted, and deletes it only when adopted customers may be deleted. A
+// 404 means gone only when reading the customer agrees.
 func (r *run) delete(res *Result, c *Change) error {
 	if c.Gone {
 		return r.forget(c.ID)
@@ -230,12 +245,12 @@ func (r *run) delete(res *Result, c *Change) error {
 	if !ok {
 		return errors.New("this API cannot delete")
 	}
-	if err := r.noChildren(res, c.ID); err != nil {
+	token, gone, err := r.ownToken(res, c.ID, c.PruneAdopted)
+	if err != nil || gone {
 		return err
 	}
-	token := c.Current.Token
-	if cur := r.current(c.ID); cur != nil {
-		token = cur.Token
+	if err := r.noChildren(res, c.ID); err != nil {
+		return err
 	}
 	// A delete whose answer is lost is learnt by reading the customer, so
 	// that the state never keeps claiming a deleted customer.
@@ -245,41 +260,68 @@ func (r *run) delete(res *Result, c *Change) error {
 			return err
 		}
 	}
-	for retried := false; ; retried = true {
-		at := &attempt{}
-		_, err := r.call(res, at, func(ctx context.Context) (Remote, error) { return d.DeleteGroup(ctx, c.ID, token) },
-			func(Remote) error { return r.forget(c.ID) }, nil)
-		if err != nil && !errors.Is(err, ErrNotFound) && learnable {
-			r.unsettled(res, at, c.ID, err)
+	at := &attempt{}
+	_, err = r.call(res, at, func(ctx context.Context) (Remote, error) { return d.DeleteGroup(ctx, c.ID, token) },
+		func(Remote) error { return r.forget(c.ID) }, nil)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound) && learnable:
+		// Gone since it was read, or its token changed again: reading
+		// it once more says which.
+		if _, gone, gerr := r.ownToken(res, c.ID, false); gerr != nil || gone {
+			return gerr
 		}
-		switch {
-		case errors.Is(err, ErrHasChildren):
-			return fmt.Errorf("the service refused: %q has children (%w)", c.ID, err)
-		case !errors.Is(err, ErrNotFound) || retried:
-			return err
+		if serr := r.settle(c.ID); serr != nil {
+			return serr
 		}
-		a, gerr := r.get(res, c.ID)
-		switch {
-		case errors.Is(gerr, ErrNotFound):
-			return r.forget(c.ID)
-		case gerr != nil:
-			return fmt.Errorf("the service does not know the token, and reading %q failed: %w", c.ID, gerr)
-		case a.Token == token:
-			if serr := r.settle(c.ID); serr != nil {
-				return serr
-			}
-			return fmt.Errorf("the service refused the token that reading %q shows (%w): not deleted", c.ID, err)
-		}
-		if err := r.check(c.ID, Remote{ID: a.ID, Token: a.Token}); err != nil {
-			return err
-		}
-		learnt := *r.current(c.ID)
-		learnt.Token, learnt.EnvTag = a.Token, keep(a.EnvTag, learnt.EnvTag)
-		if err := r.record(nil, &learnt); err != nil {
-			return err
-		}
-		token = a.Token
+		return fmt.Errorf("the service refused the token that reading %q shows (%w): not deleted", c.ID, err)
+	case errors.Is(err, ErrHasChildren):
+		err = fmt.Errorf("the service refused: %q has children (%w)", c.ID, err)
 	}
+	if learnable {
+		r.unsettled(res, at, c.ID, err)
+	}
+	return err
+}
+
+// ownToken reads the group id from the service before a call that
+// destroys or replaces it, and returns the token to send: the state's,
+// when the service shows the same. Gone is set, and the group forgotten,
+// when the service has no such group. A token the service shows other
+// than the state's is learnt (unless another group of the state holds
+// it), the group counted as adopted from now on, and returned only when
+// adopted groups may be destroyed; otherwise the call is refused. An API
+// that cannot read a group gets the state's token.
+func (r *run) ownToken(res *Result, id string, adopted bool) (token string, gone bool, err error) {
+	cur := r.current(id)
+	if cur == nil {
+		return "", false, fmt.Errorf("%q is not in the state", id)
+	}
+	if _, ok := r.API.(Getter); !ok {
+		return cur.Token, false, nil
+	}
+	a, err := r.get(res, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return "", true, r.forget(id)
+	case err != nil:
+		return "", false, fmt.Errorf("could not read %q before changing it: %w", id, err)
+	case a.Token == cur.Token:
+		return cur.Token, false, nil
+	}
+	if err := r.check(id, Remote{ID: a.ID, Token: a.Token}); err != nil {
+		return "", false, err
+	}
+	learnt := *cur
+	learnt.Token, learnt.EnvTag, learnt.Origin = a.Token, keep(a.EnvTag, cur.EnvTag), OriginAdopted
+	if err := r.record(res, &learnt); err != nil {
+		return "", false, err
+	}
+	if !adopted {
+		return "", false, fmt.Errorf("not deleted: its token on the service is not the one groupsync recorded (rotated in Explo's UI, or the customer was made again elsewhere), so it counts as adopted now; the state has the service's token, and --prune-adopted deletes it")
+	}
+	return a.Token, false, nil
 }
 
 // noChildren refuses to delete id while the service lists children below
@@ -305,15 +347,24 @@ func (r *run) noChildren(res *Result, id string) error {
 	return nil
 }
 
-// rotate gives a group a new token. The old token dies with the call, so a
-// call whose answer is lost is never repeated blindly: reading the group
-// tells whether it rotated.
+// rotate gives a group a new token. It reads the group first, so that the
+// token it sends is the group's own (a wrong one would kill another
+// customer's), and rotates the service's current one when it was rotated
+// outside groupsync. The old token dies with the call, so a call whose
+// answer is lost is never repeated blindly: reading the group tells
+// whether it rotated.
 func (r *run) rotate(res *Result, c *Change) error {
 	rot, ok := r.API.(Rotator)
 	if !ok {
 		return errors.New("this API cannot rotate tokens")
 	}
-	old := c.Current.Token
+	old, gone, err := r.ownToken(res, c.ID, true)
+	switch {
+	case err != nil:
+		return err
+	case gone:
+		return fmt.Errorf("%q no longer exists on the service: nothing to rotate", c.ID)
+	}
 	if err := r.intend(&Intent{Op: OpRotate, ID: c.ID, Token: old}, true); err != nil {
 		return err
 	}
@@ -340,17 +391,17 @@ func (r *run) rotate(res *Result, c *Change) error {
 		}
 		return Remote{ID: a.ID, Token: a.Token, EnvTag: a.EnvTag}, true, nil
 	}
-	_, err := r.call(res, at, func(ctx context.Context) (Remote, error) { return rot.RotateToken(ctx, c.ID, old) }, keep, learn)
+	_, err = r.call(res, at, func(ctx context.Context) (Remote, error) { return rot.RotateToken(ctx, c.ID, old) }, keep, learn)
 	if errors.Is(err, ErrNotFound) {
-		// The service does not know the old token: rotated already (in
-		// Explo's UI, or by an attempt whose answer was lost).
+		// The service refused the token it showed a moment ago: read it
+		// again, and say what happened rather than guess.
 		var rem Remote
 		var done bool
 		if rem, done, err = learn(); err == nil {
-			if done {
+			if done && at.uncertain {
 				return keep(rem)
 			}
-			err = errors.New("the service refused the token it still shows: not rotated")
+			err = errors.New("the service refused the customer's token (it changed while groupsync rotated it): not rotated; rotate again")
 		}
 	}
 	if err != nil {

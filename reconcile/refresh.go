@@ -62,6 +62,42 @@ func (a *Applier) Snapshot(ctx context.Context, st *State, renames map[string]st
 	return snap, nil
 }
 
+// Confirm reads, one by one, the customers the list shows with another
+// token than the state records, before anything of the list is used: a
+// list that gives a customer another's token would otherwise have it
+// recorded, and a later delete by that token would take the other
+// customer. A customer whose token reading does not confirm makes the list
+// a lie. It returns the calls it made.
+func (a *Applier) Confirm(ctx context.Context, snap *Snapshot, st *State) (int, error) {
+	var ids []string
+	for id, g := range snap.Groups {
+		if cur := st.Groups[id]; cur != nil && cur.Token != g.Token {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	slices.Sort(ids)
+	r, finish := a.start(ctx, st)
+	defer finish()
+	calls := 0
+	for _, id := range ids {
+		var res Result
+		got, err := r.get(&res, id)
+		calls += res.Attempts
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return calls, &ListError{Reason: fmt.Sprintf("it lists %q, which reading the customer shows does not exist", id)}
+		case err != nil:
+			return calls, r.listError(ctx, fmt.Errorf("reading %q to confirm the list: %w", id, err))
+		case got.Token != snap.Groups[id].Token:
+			return calls, &ListError{Reason: fmt.Sprintf("it gives %q a token that reading the customer does not show", id)}
+		}
+	}
+	return calls, nil
+}
+
 // listError says why a listing failed: the run's own stop, or the list.
 func (r *run) listError(ctx context.Context, err error) error {
 	if cause := r.cause(ctx); cause != nil {

@@ -98,7 +98,10 @@ func (r *run) resolve(in *Intent) (string, error) {
 // the rename happened.
 func (r *run) resolveRename(res *Result, in *Intent) (string, error) {
 	rem, done, err := r.learnRename(res, in.ID, in.To, in.Token)
-	if err != nil {
+	switch {
+	case errors.Is(err, errRenameBlocked):
+		return fmt.Sprintf("it was not renamed: %q is another customer's id", in.To), r.settle(in.Key())
+	case err != nil:
 		return "", err
 	}
 	if !done {

@@ -61,6 +61,11 @@ func (p *Plan) Rows(st *State, ran []Result) iter.Seq[*Result] {
 }
 
 func withState(r *Result, st *State) *Result {
+	if r.Unknown && r.Action == ActionRotate {
+		// The state's token may be dead already, and the new one is not
+		// known until the next run learns it.
+		return r
+	}
 	if a := st.Groups[r.ID]; a != nil {
 		r.Token, r.EnvTag = keep(r.Token, a.Token), keep(r.EnvTag, a.EnvTag)
 	}
