@@ -531,6 +531,7 @@ func TestSecrets_NeverInOutput(t *testing.T) {
 	for _, mode := range sandbox.AllHostile {
 		t.Run(string(mode), func(t *testing.T) {
 			e := newEnv(t, sandbox.Config{Token: apiToken, Reject: map[string]string{"cust-004": "rejected \x1b[2J; your token was " + apiToken}})
+			e.backoff = time.Millisecond
 			for id, tok := range shapes {
 				e.sb.Put(sandbox.Group{ID: id, Name: "Before", Token: tok})
 			}
@@ -561,6 +562,11 @@ func TestSecrets_NeverInOutput(t *testing.T) {
 			collect("apply", "-f", m, "-v", "--stall-timeout", "1s", "--max-attempts", "2")
 			collect("apply", "-f", m, "--json", "--stall-timeout", "1s", "--max-attempts", "2")
 			collect("state", "list", "--state", e.path("state.json"))
+			// The Customer API, refreshed: every hostile list too.
+			e.api = "customer"
+			collect("plan", "-f", m, "--refresh", "--format", "markdown", "--list-limit", "2000", "--stall-timeout", "1s")
+			collect("apply", "-f", m, "-v", "--refresh", "--prune", "--stall-timeout", "1s", "--max-attempts", "2", "--list-limit", "2000")
+			collect("rotate", "--only", "cust-000", "--stall-timeout", "1s", "--max-attempts", "2")
 			secrets := []string{apiToken}
 			for _, g := range e.sb.Groups() {
 				secrets = append(secrets, g.Token)

@@ -22,6 +22,8 @@ func planFlagSet(cfg *Config, stderr io.Writer) *flag.FlagSet {
 	cfg.planFlags(fs)
 	fs.BoolVar(&cfg.DetailedExitcode, "detailed-exitcode", false, "exit 2 when the plan has changes, 0 when it has none")
 	fs.StringVar(&cfg.Out, "out", "", "save the plan to `PLAN.json` for apply --plan")
+	// A refreshed plan calls the service too, and may stall as apply may.
+	fs.DurationVar(&cfg.StallTimeout, "stall-timeout", cfg.StallTimeout, "with --refresh or --prune: stop when no call has succeeded for this long")
 	cfg.formatFlag(fs, true)
 	cfg.logFlag(fs)
 	return fs
