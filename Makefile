@@ -56,3 +56,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzListAnswers -fuzztime $(FUZZTIME) ./explo
 	$(GO) test -run '^$$' -fuzz FuzzParseSeed -fuzztime $(FUZZTIME) ./sandbox
 	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./internal/textsafe
+	$(GO) test -run '^$$' -fuzz FuzzDecodeFile -fuzztime $(FUZZTIME) ./state

@@ -112,6 +112,53 @@ func TestCustomerAPI_AdoptFromTheList(t *testing.T) {
 	}
 }
 
+// Without --refresh, each customer already on the service is a create
+// that finds it; its answer shows every managed field, so one that already
+// matches needs no update: N customers, N calls, plus an update for each
+// one that differs. A manifest that manages the parent, which the answer
+// does not show, still updates.
+func TestCustomerAPI_AdoptByCreateUpdatesOnlyWhatDiffers(t *testing.T) {
+	e := customerEnv(t)
+	const n = 300
+	for i := range n {
+		e.sb.Put(sandbox.Group{ID: fmt.Sprintf("cust-%04d", i), Name: fmt.Sprintf("Customer %d", i), Tags: []string{"gold"},
+			Properties: []byte(fmt.Sprintf(`{"tier": "%d"}`, i%3))})
+	}
+	m := e.write("customers.csv", customerCSV(n, map[string]string{"cust-0007": "Renamed"}))
+	if _, stderr, code := e.run("apply", "-f", m, "--concurrency", "8"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	p := e.sb.Stats().Paths
+	// The manifest names a group tag, so the tags are listed once first.
+	if p["/api/create_customer/"] != n || p["/api/update_customer/"] != 1 || p["/api/group_tags/"] != 1 || e.sb.Stats().Requests != n+2 || e.sb.Stats().Creates != 0 {
+		t.Fatalf("calls %v", p)
+	}
+	checkReportMatchesSandbox(t, e, n)
+	for _, r := range e.report() {
+		if r["action"] != "adopt" || r["new_user_group"] != "false" {
+			t.Fatalf("row %v, want adopt, new_user_group false", r)
+		}
+	}
+	// What was recorded is what the manifest manages: a rerun calls nothing.
+	e.sb.ResetStats()
+	if _, _, code := e.run("apply", "-f", m); code != 0 || e.sb.Stats().Requests != 0 {
+		t.Fatalf("rerun after adopting: exit %d, %v", code, e.sb.Stats().Paths)
+	}
+
+	// The parent is not in the answer: managing it needs the update, except
+	// for the root customer, whose level says it has none.
+	e2 := customerEnv(t)
+	e2.sb.Put(sandbox.Group{ID: "org", Name: "Org", Level: "Organization"})
+	e2.sb.Put(sandbox.Group{ID: "dept", Name: "Dept", Level: "Department", Parent: "org"})
+	m2 := e2.write("m.csv", "provided_id,name,hierarchy_level_name,parent_provided_id\norg,Org,Organization,\ndept,Dept,Department,org\n")
+	if _, stderr, code := e2.run("apply", "-f", m2); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if p := e2.sb.Stats().Paths; p["/api/create_customer/"] != 2 || p["/api/update_customer/"] != 1 {
+		t.Fatalf("calls %v, want both created and the child updated: the manifests manage the parent", p)
+	}
+}
+
 // --prune deletes exactly the owned orphans, children first; a customer
 // someone else created is never deleted; a delete that would cascade onto
 // a wanted customer is refused before any call.

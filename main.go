@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 
 	"golang.org/x/term"
 
@@ -21,12 +20,6 @@ import (
 // main cannot return an error, so it hands everything to cli.Main and
 // exits with the code it returns.
 func main() {
-	// A large run holds a manifest and a state of up to millions of
-	// groups for its whole life, so the collector's default headroom (as
-	// much garbage again as live heap) is most of its peak memory.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(25)
-	}
 	// The signals that stop a run (stopSignals: signal_unix.go,
 	// signal_windows.go) let it still write its state and report. The
 	// first one stops the run; a second one, whenever it comes, ends the

@@ -111,17 +111,26 @@ type Rate struct {
 // PerSecond is the rate in calls per second.
 func (r Rate) PerSecond() float64 { return float64(r.Quota) / r.Window.Seconds() }
 
-// parseRate reads "180/m", "3/s" or "10800/h". A fractional count keeps
+// parseRate reads a quota per window: "180/m", "3/s", "10800/h", or with
+// a window of several units, "100/10s", "180/3s". A fractional count keeps
 // its rate: 0.5/s is one call per two seconds.
 func parseRate(s string) (Rate, error) {
-	n, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
+	n, window, ok := strings.Cut(strings.TrimSpace(s), "/")
 	v, err := strconv.ParseFloat(n, 64)
 	if !ok || err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 || v > 1e6 {
-		return Rate{}, fmt.Errorf("want a positive number per unit, like 180/m or 3/s")
+		return Rate{}, fmt.Errorf("want a positive number per window, like 180/m, 3/s or 100/10s")
 	}
+	unit := window[max(len(window)-1, 0):]
 	per := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
 	if per == 0 {
-		return Rate{}, fmt.Errorf("the unit must be s, m or h")
+		return Rate{}, fmt.Errorf("the window's unit must be s, m or h")
+	}
+	if k := window[:len(window)-1]; k != "" {
+		units, err := strconv.ParseFloat(k, 64)
+		if err != nil || math.IsNaN(units) || units <= 0 || units > 1e6 {
+			return Rate{}, fmt.Errorf("the window needs a positive length before its unit, like 100/10s or 1/2m")
+		}
+		per = time.Duration(units * float64(per))
 	}
 	quota := math.Round(v)
 	if quota < 1 {
@@ -163,7 +172,7 @@ func (c *Config) connectionFlags(fs *flag.FlagSet) {
 		r, err := parseRate(s)
 		c.Rate = r
 		return err
-	}}, "rate", "client-side request `RATE`, e.g. 180/m or 3/s")
+	}}, "rate", "client-side request `RATE`: a quota per window, e.g. 180/m, 3/s or 100/10s")
 	fs.BoolVar(&c.JSON, "json", false, "machine-readable output on stdout")
 	fs.BoolVar(&c.Rebind, "rebind", false, "accept a state applied with another API URL or token (after a token rotation)")
 }

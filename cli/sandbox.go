@@ -47,8 +47,8 @@ func (f *sandboxFlags) register(fs interface {
 }) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8089", "loopback `ADDRESS` to listen on (port 0 picks one)")
 	fs.StringVar(&f.token, "token", "", "API `TOKEN` to accept (default: a random one, printed at start)")
-	fs.StringVar(&f.rate, "rate", "180/m", "allowed requests per window across all endpoints, like 180/m or 50/s; 'off' for none")
-	fs.StringVar(&f.limiter, "limiter", string(sandbox.LimiterDRF), "limiter `MODEL`: drf (a sliding log, as docs/explo-api.md says), fixed or bucket")
+	fs.StringVar(&f.rate, "rate", "180/m", "allowed requests per window across all endpoints, like 180/m, 50/s or 180/3s; 'off' for none")
+	fs.StringVar(&f.limiter, "limiter", string(sandbox.LimiterDRF), "limiter `MODEL`: drf (a sliding log of accepted requests), fixed, bucket or drf-logs-refused (refused requests logged too)")
 	fs.IntVar(&f.burst, "burst", 0, "requests the bucket limiter allows at once (default: one window's worth)")
 	fs.StringVar(&f.retryAfter, "retry-after", string(sandbox.RetryAfterSeconds), "Retry-After on 429: none, seconds, date or mixed")
 	fs.DurationVar(&f.latency, "latency", 0, "delay every answer by `D`")
@@ -93,7 +93,7 @@ func (f *sandboxFlags) config() (sandbox.Config, error) {
 	}
 	cfg.Limiter = sandbox.LimiterModel(f.limiter)
 	if !slices.Contains(sandbox.LimiterModels, cfg.Limiter) {
-		return cfg, fmt.Errorf("--limiter %s: want drf, fixed or bucket", textsafe.Quote(f.limiter))
+		return cfg, fmt.Errorf("--limiter %s: want drf, fixed, bucket or drf-logs-refused", textsafe.Quote(f.limiter))
 	}
 	switch m := sandbox.RetryAfterMode(f.retryAfter); m {
 	case sandbox.RetryAfterNone, sandbox.RetryAfterSeconds, sandbox.RetryAfterDate, sandbox.RetryAfterMixed:

@@ -405,3 +405,40 @@ func TestClient_TransportFailureNamesTheURL(t *testing.T) {
 		t.Errorf("err = %v, want %s", err, want)
 	}
 }
+
+// A create answer reports the customer as the service holds it, for an
+// adopting create to tell whether it already matches; an answer that
+// leaves out a field it should carry reports nothing, and an update
+// follows.
+func TestCustomers_CreateReportsTheCustomerFound(t *testing.T) {
+	full := `"emails": ["a@x.io"], "group_tags": ["gold"], "properties": {"tier": 2}, "parent_schema_datasource_mapping": {"40": 213}, "hierarchy_level": "Team", "is_demo_group": true`
+	tests := []struct {
+		name   string
+		fields string
+		found  bool
+	}{
+		{"OK", full, true},
+		{"NoMapping", strings.Replace(full, `, "parent_schema_datasource_mapping": {"40": 213}`, "", 1), false},
+		{"NoProperties", strings.Replace(full, `, "properties": {"tier": 2}`, "", 1), false},
+		{"NoEmails", strings.Replace(full, `"emails": ["a@x.io"], `, "", 1), false},
+		{"NullTags", strings.Replace(full, `"group_tags": ["gold"]`, `"group_tags": null`, 1), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, `{"success": 1, "new_customer": false, "customer": {"provided_id": "acme", "name": "Acme", "token": "tok", %s}}`, tt.fields)
+			})
+			rem, err := c.Customers().CreateGroup(context.Background(), &reconcile.Group{ID: "acme", Name: "Acme"})
+			if err != nil || (rem.Found != nil) != tt.found {
+				t.Fatalf("CreateGroup() found %+v, %v; want found %v", rem.Found, err, tt.found)
+			}
+			if !tt.found {
+				return
+			}
+			f := rem.Found
+			if f.Name != "Acme" || !f.IsDemo || !f.Mapping.Equal(reconcile.Pairs{{Key: "40", Value: "213"}}) || f.Cust().Level != "Team" || len(f.Cust().Emails) != 1 || f.Managed.Has(reconcile.FieldParent) {
+				t.Errorf("found %+v %+v", f.Group, f.Cust())
+			}
+		})
+	}
+}

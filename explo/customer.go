@@ -167,12 +167,27 @@ func (cs *Customers) customer(ctx context.Context, req request) (reconcile.Remot
 	c := r.Customer
 	cs.c.secrets.Add(c.Token)
 	rem := reconcile.Remote{ID: c.ProvidedID, New: r.NewCustomer, Token: c.Token, EnvTag: c.AccessGroup, Code: code}
-	// What the answer shows of the customer's fields; an answer that does
-	// not read as a customer shows nothing.
-	if found, err := applied(c); err == nil {
-		rem.Found = found
+	if req.path == PathCreateCustomer {
+		rem.Found = found(c)
 	}
 	return rem, nil
+}
+
+// found is the customer a create answered with, as a list reports it, so
+// that an adopting create can tell whether an update is needed. An answer
+// that leaves out a field it should carry shows nothing: the update
+// follows then, as it always did.
+func found(c *Customer) *reconcile.Applied {
+	for _, f := range reconcile.Table {
+		if v, ok := c.Raw[f.Answer]; f.Answer != "" && !f.AnswerOptional && (!ok || string(v) == "null") {
+			return nil
+		}
+	}
+	a, err := applied(c)
+	if err != nil {
+		return nil
+	}
+	return a
 }
 
 // listResponse accepts both documented shapes of the list: total_count

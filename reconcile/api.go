@@ -86,9 +86,9 @@ type Remote struct {
 	// Code is the service's status code of the answer, for the report.
 	// reconcile passes it on without reading it.
 	Code int
-	// Found, when set, is every field the answer shows, as a list entry
-	// would be: a create that found the group existing needs no update
-	// when it already matches.
+	// Found, when the answer shows it, is the group as the service holds
+	// it, with the fields it reports: a create that found the group
+	// existing needs no update when it already matches.
 	Found *Applied
 }
 

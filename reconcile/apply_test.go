@@ -766,3 +766,53 @@ func TestApply_RotationTheJournalCannotKeepStaysAnIntent(t *testing.T) {
 		t.Errorf("Resolve() = %+v, %v; token %q", learnt, err, st.Groups["a"].Token)
 	}
 }
+
+// A create that finds the group existing needs no update when its answer
+// shows the group already matches; it does when a field differs, when the
+// answer shows nothing, or when the manifest manages a field the answer
+// cannot show (the parent).
+func TestApply_AdoptingCreateUpdatesOnlyWhatDiffers(t *testing.T) {
+	want := reconcile.Group{ID: "g000", Name: "G 0", Managed: reconcile.FieldIsDemo}
+	found := func(name string, managed reconcile.Fields) *reconcile.Applied {
+		return &reconcile.Applied{Group: reconcile.Group{ID: "g000", Name: name, Managed: managed}, Token: "tok-g000"}
+	}
+	withParent := want
+	withParent.Managed |= reconcile.FieldParent
+	withParent.Customer = &reconcile.Customer{Parent: "org"}
+	tests := []struct {
+		name    string
+		group   reconcile.Group
+		found   *reconcile.Applied
+		updates int32
+	}{
+		{"Matches", want, found("G 0", reconcile.FieldIsDemo|reconcile.FieldMapping), 0},
+		{"NameDiffers", want, found("Old name", reconcile.FieldIsDemo), 1},
+		{"FieldNotShown", want, found("G 0", reconcile.FieldMapping), 1},
+		{"NothingShown", want, nil, 1},
+		{"ParentManaged", withParent, found("G 0", reconcile.FieldIsDemo|reconcile.FieldMapping), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var updates atomic.Int32
+			api := &fakeAPI{
+				create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+					return reconcile.Remote{ID: g.ID, Token: "tok-g000", Code: 200, Found: tt.found}, nil
+				},
+				update: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+					updates.Add(1)
+					return reconcile.Remote{ID: g.ID, Token: "tok-g000", Code: 200}, nil
+				},
+			}
+			st := reconcile.NewState()
+			res, err := apply(t, applier(api), []reconcile.Group{tt.group}, st)
+			if err != nil || res[0].Status != reconcile.StatusOK || res[0].Action != reconcile.ActionAdopt || updates.Load() != tt.updates {
+				t.Fatalf("Apply() = %+v, %v; %d updates, want %d", res, err, updates.Load(), tt.updates)
+			}
+			// Either way the state records what the manifest manages, so
+			// the next plan has nothing to do.
+			if p := reconcile.Diff([]reconcile.Group{tt.group}, st, reconcile.Options{}); len(p.Work()) != 0 {
+				t.Errorf("the next plan has %d changes", len(p.Work()))
+			}
+		})
+	}
+}

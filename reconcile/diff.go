@@ -149,17 +149,19 @@ func (s Summary) Changes(newOrphans int) int {
 	return s.Create + s.Adopt + s.Update + s.Rename + s.Rotate + s.Delete + newOrphans
 }
 
-// Duration is how long n calls take at quota calls per window, in whole
-// seconds rounded up: one call is not "0s".
+// Duration is how long n calls take at quota calls per window, starting
+// with an idle window: the first quota go at once, each further quota
+// takes a window. It is in whole seconds rounded up, and at least one for
+// any call: one call is not "0s".
 func Duration(n int, quota int, window time.Duration) time.Duration {
-	if quota <= 0 || n == 0 {
+	if quota <= 0 || n <= 0 {
 		return 0
 	}
-	d := time.Duration(n) * window / time.Duration(quota)
+	d := time.Duration(max(0, n-quota)) * window / time.Duration(quota)
 	if r := d.Truncate(time.Second); r != d {
-		return r + time.Second
+		d = r + time.Second
 	}
-	return d
+	return max(d, time.Second)
 }
 
 // Snapshot is what the service holds, read by a refresh: every group the
@@ -212,9 +214,10 @@ func (l Levels) resolve(g *Group, cur *Applied) *Group {
 	return &resolved
 }
 
-// Diff compares the desired groups with the state, and with the service
-// when opts.Remote is set. It keeps no per-group record for a noop, so a
-// no-change plan over a large manifest costs nothing beyond the manifest.
+// Diff compares the desired groups, each id once (as the loaders ensure),
+// with the state, and with the service when opts.Remote is set. It keeps
+// no per-group record for a noop, so a no-change plan over a large
+// manifest costs nothing beyond the manifest.
 func Diff(desired []Group, st *State, opts Options) *Plan {
 	p := &Plan{Desired: desired}
 	var svc map[string]*Applied
@@ -222,14 +225,20 @@ func Diff(desired []Group, st *State, opts Options) *Plan {
 		p.ListCalls = opts.Remote.Calls
 		svc = opts.Remote.Groups
 	}
-	seen := make(map[string]struct{}, len(desired))
 	renames := renamesOf(desired, st, svc)
+	// inState counts the groups of the state the manifests name: when it
+	// is all of them, there is no orphan to look for.
+	inState := 0
 	for i := range desired {
 		g := &desired[i]
-		seen[g.ID] = struct{}{}
 		cur := followRenames(st.Groups[g.ID], renames)
+		if cur != nil {
+			inState++
+		}
 		if from, done := renameOf(g, st, svc); from != "" {
-			seen[from] = struct{}{}
+			if st.Groups[from] != nil {
+				inState++
+			}
 			if !done {
 				p.rename(i, g, from, st, svc, opts.Levels)
 				continue
@@ -253,6 +262,25 @@ func Diff(desired []Group, st *State, opts Options) *Plan {
 		default:
 			p.Noop++
 		}
+	}
+	p.orphans(desired, st, svc, renames, opts, inState)
+	slices.SortFunc(p.Changes, func(a, b Change) int { return strings.Compare(a.ID, b.ID) })
+	return p
+}
+
+// orphans adds the groups of the state that no desired group names. When
+// every group of the state was desired there are none, and the set of
+// desired ids a million groups would take is never built.
+func (p *Plan) orphans(desired []Group, st *State, svc map[string]*Applied, renames map[string]string, opts Options, inState int) {
+	if inState == len(st.Groups) {
+		return
+	}
+	seen := make(map[string]struct{}, len(desired)+len(renames))
+	for i := range desired {
+		seen[desired[i].ID] = struct{}{}
+	}
+	for from := range renames {
+		seen[from] = struct{}{}
 	}
 	for id, cur := range st.Groups {
 		if _, ok := seen[id]; ok {
@@ -278,8 +306,6 @@ func Diff(desired []Group, st *State, opts Options) *Plan {
 		}
 		p.add(c)
 	}
-	slices.SortFunc(p.Changes, func(a, b Change) int { return strings.Compare(a.ID, b.ID) })
-	return p
 }
 
 // renamesOf maps every id the desired groups are renamed from to its new

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"groupsync/reconcile"
 )
@@ -212,4 +213,28 @@ func ExampleDiff() {
 	// create globex
 	//   name: "" -> "Globex"
 	// {Create:1 Adopt:0 Update:1 Noop:0 Orphan:0 Delete:0 Rotate:0 Rename:0 Calls:2}
+}
+
+func TestDuration(t *testing.T) {
+	tests := []struct {
+		n, quota int
+		window   time.Duration
+		want     time.Duration
+	}{
+		{0, 180, time.Minute, 0},
+		{1, 180, time.Minute, time.Second},
+		{60, 180, time.Minute, time.Second},
+		{180, 180, time.Minute, time.Second},
+		{181, 180, time.Minute, time.Second},
+		{360, 180, time.Minute, time.Minute},
+		{1241, 180, time.Minute, 5*time.Minute + 54*time.Second},
+		{540, 180, 3 * time.Second, 6 * time.Second},
+		{250, 100, 10 * time.Second, 15 * time.Second},
+		{5, 0, time.Minute, 0},
+	}
+	for _, tt := range tests {
+		if got := reconcile.Duration(tt.n, tt.quota, tt.window); got != tt.want {
+			t.Errorf("Duration(%d, %d, %v) = %v, want %v", tt.n, tt.quota, tt.window, got, tt.want)
+		}
+	}
 }

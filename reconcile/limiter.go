@@ -2,45 +2,76 @@ package reconcile
 
 import (
 	"context"
+	"sort"
 	"sync"
 	"time"
 )
 
 // Limiter is the one client-side rate limit shared by every worker of a
 // run. It models the service's limiter, a sliding log of accepted requests
-// (Django REST Framework's throttle, see docs/explo-api.md): a quota of calls per
-// window, of which no window of time may hold more, sent evenly rather
-// than in a burst.
+// (Django REST Framework's throttle, see docs/explo-api.md): a quota of calls per window, of which
+// no window of time may hold more. It is a sliding log itself: a call may
+// start whenever fewer than the quota of the run's unrefused sends (calls
+// in flight included) fall within the last window, widened by a margin for
+// jitter. Nothing is spaced out: a run that starts with an idle window
+// sends a whole quota at once, as the service allows.
 //
 // It learns from 429s. A 429 says the service's window is full: the quota
-// drops to what the service accepted in the last window (another job on
-// the same IP takes the rest), every worker waits for one shared instant
-// (the Retry-After, or when the oldest send leaves the window), and the
-// quota climbs back by one for each window without a 429. Waits are
-// checked against the log whenever it changes, never fixed in advance, so
-// a call that asked during a slump does not sleep past the recovery.
+// drops to what the service took from this run in its window (another job
+// on the same IP takes the rest), every worker waits for one shared
+// instant (the Retry-After), and until a call gets through again only one
+// call at a time probes, further apart after each refusal, so that a
+// service that stays full (or counts refused calls against the quota)
+// gets a handful of calls per window. A Retry-After longer than the
+// window, or the first refusals of a run lasting longer, teach a longer
+// window. A quota that collapsed comes back within a few calm windows;
+// beyond what the service took, it grows by one after ten windows without
+// a 429, after forty once 429s showed that another job shares the quota.
+// Waits are checked against the log whenever it changes, never fixed in
+// advance, so a call that asked during a slump does not sleep past the
+// recovery.
 type Limiter struct {
 	clock Clock
-	// maxQuota per window is the configured rate, never exceeded.
+	// maxQuota per maxWindow is the configured rate, never exceeded.
 	maxQuota  int
 	maxWindow time.Duration
 
 	mu     sync.Mutex
 	quota  int
 	window time.Duration
-	// sends are the sends not refused, oldest first, within the window;
-	// last is the latest send, refused or not, which pacing counts from.
-	sends     []send
-	last      time.Time
-	nextID    uint64
-	first     time.Time
+	// sends are the run's unrefused sends, oldest first, as far back as
+	// the longest window a 429 could teach; first is the run's first.
+	sends  []send
+	nextID uint64
+	first  time.Time
+	// notBefore is the instant every worker waits for after a 429.
 	notBefore time.Time
-	// lastAdjust is when the quota last dropped: a 429 of a call sent
-	// before it says nothing new.
-	lastAdjust time.Time
-	// calm is when the last 429 arrived or the quota last climbed.
-	calm      time.Time
-	throttled bool
+
+	// An episode runs from a 429 (at episodeAt) until a call sent after
+	// it is accepted. Meanwhile one call at a time probes (probing counts
+	// those in flight), and each refused probe (strikes, the last sent at
+	// lastStrike) doubles the gap before the next. episodes counts them.
+	episode    bool
+	episodeAt  time.Time
+	episodes   int
+	probing    int
+	strikes    int
+	lastStrike time.Time
+	// until is the latest refused send of the episode that was not a
+	// probe: the quota is measured in the window before it.
+	until time.Time
+
+	// top is the most the service took from the run in a window; a
+	// measure below it shows the quota is shared. peak is what a collapse
+	// fell from, to climb back to (recovering meanwhile).
+	top, peak  int
+	recovering bool
+	shared     bool
+	// calm is when the last 429 came; calmWindows counts the windows
+	// since.
+	calm        time.Time
+	calmWindows int
+
 	// changed is closed and replaced whenever waiters should look again.
 	changed chan struct{}
 }
@@ -48,10 +79,14 @@ type Limiter struct {
 type send struct {
 	at time.Time
 	id uint64
+	// probe marks a call the others wait for: those sent
+	// during a 429 episode.
+	probe bool
 }
 
 // Ticket is what [Limiter.Wait] hands a call, to be given back to
-// [Limiter.Throttled] if the call is refused.
+// [Limiter.Throttled] if the call is refused, or [Limiter.Accepted] once
+// it is not.
 type Ticket struct {
 	id uint64
 	at time.Time
@@ -65,8 +100,16 @@ func (t Ticket) Sent() time.Time { return t.at }
 // window of call i.
 const margin = 1.02
 
-// maxLearnedWindow bounds the window a Retry-After can teach.
+// maxLearnedWindow bounds the window a 429 can teach.
 const maxLearnedWindow = time.Hour
+
+// probeWindows is how many windows without a 429 pass before the quota
+// grows by one; sharedProbeWindows, once another job is known to share
+// it.
+const (
+	probeWindows       = 10
+	sharedProbeWindows = 40
+)
 
 // NewLimiter returns a limiter of quota calls per window on clock c.
 func NewLimiter(quota int, window time.Duration, c Clock) *Limiter {
@@ -81,10 +124,14 @@ func (l *Limiter) Quota() (int, time.Duration) {
 	return l.quota, l.window
 }
 
-// Interval is the time between two sends at the configured rate.
+// Interval is the configured window over the configured quota, with the
+// margin: how long one call's share of a window is.
 func (l *Limiter) Interval() time.Duration {
 	return time.Duration(float64(l.maxWindow) * margin / float64(l.maxQuota))
 }
+
+// forever stands for "until the log changes".
+var forever = time.Unix(1<<62, 0)
 
 // Wait blocks until a call may start, and records it as sent.
 func (l *Limiter) Wait(ctx context.Context) (Ticket, error) {
@@ -94,7 +141,6 @@ func (l *Limiter) Wait(ctx context.Context) (Ticket, error) {
 		}
 		l.mu.Lock()
 		now := l.clock.Now()
-		l.climb(now)
 		at := l.earliest(now)
 		if !at.After(now) {
 			t := l.take(now)
@@ -103,59 +149,62 @@ func (l *Limiter) Wait(ctx context.Context) (Ticket, error) {
 		}
 		changed := l.changed
 		l.mu.Unlock()
-		timer := l.clock.NewTimer(at.Sub(now))
+		var fired <-chan time.Time
+		var timer Timer
+		if at != forever {
+			timer = l.clock.NewTimer(at.Sub(now))
+			fired = timer.C()
+		}
 		select {
-		case <-timer.C():
+		case <-fired:
 		case <-changed:
 		case <-ctx.Done():
-			timer.Stop()
-			return Ticket{}, ctx.Err()
 		}
-		timer.Stop()
+		if timer != nil {
+			timer.Stop()
+		}
 	}
 }
 
 func (l *Limiter) span() time.Duration { return time.Duration(float64(l.window) * margin) }
 
 // earliest is when the next call may start: not before the shared
-// instant, one interval after the last send, and once the oldest send of a
-// full window has left it.
+// instant, not while a probe is out, and once a full window's oldest send
+// has left it. Callers hold l.mu.
 func (l *Limiter) earliest(now time.Time) time.Time {
-	span := l.span()
+	l.climb(now)
 	l.prune(now)
-	at := l.notBefore
-	if !l.last.IsZero() {
-		at = later(at, l.last.Add(span/time.Duration(l.quota)))
+	if l.probing > 0 {
+		return forever
 	}
+	return later(l.notBefore, l.free(now))
+}
+
+// free is when the window next has room: the instant its quota-th
+// newest send leaves it.
+func (l *Limiter) free(now time.Time) time.Time {
 	if n := len(l.sends); n >= l.quota {
-		if oldest := l.sends[n-l.quota].at; oldest.After(now.Add(-span)) {
-			at = later(at, oldest.Add(span))
+		if oldest := l.sends[n-l.quota].at; oldest.After(now.Add(-l.span())) {
+			return oldest.Add(l.span())
 		}
 	}
-	return at
+	return time.Time{}
 }
 
 // maxHistory bounds the sends kept to learn a window from.
 const maxHistory = 1 << 16
 
-// prune drops the sends that no longer matter: those older than the
-// window, and, until the first 429 teaches a window, those older than the
-// longest window it could teach.
+// prune drops the sends that no longer matter.
 func (l *Limiter) prune(now time.Time) {
-	horizon := l.span()
-	if !l.throttled {
-		horizon = maxLearnedWindow
-	}
-	cut := now.Add(-horizon)
-	i := 0
-	for i < len(l.sends) && !l.sends[i].at.After(cut) {
-		i++
-	}
+	cut := now.Add(-max(maxLearnedWindow, l.span()))
+	i := sort.Search(len(l.sends), func(i int) bool { return l.sends[i].at.After(cut) })
 	if n := len(l.sends) - i; n > maxHistory {
 		i += n - maxHistory
 	}
-	if i > 0 {
+	if i > len(l.sends)/2 || (i > 0 && len(l.sends) == cap(l.sends)) {
 		l.sends = append(l.sends[:0], l.sends[i:]...)
+	} else if i > 0 {
+		l.sends = l.sends[i:]
 	}
 }
 
@@ -164,97 +213,35 @@ func (l *Limiter) take(now time.Time) Ticket {
 	if l.first.IsZero() {
 		l.first, l.calm = now, now
 	}
-	l.sends = append(l.sends, send{at: now, id: l.nextID})
-	l.last = now
+	// After a 429, one call at a time probes. (The run's first call goes
+	// alone too, but that is the run's Gate, which waits for an answer
+	// showing the URL and the token are right, not only for one that was
+	// not refused.)
+	s := send{at: now, id: l.nextID, probe: l.episode}
+	if s.probe {
+		l.probing++
+	}
+	l.sends = append(l.sends, s)
 	return Ticket{id: l.nextID, at: now}
 }
 
-// climb raises the quota by one for each window of sending without a
-// 429; the wait a 429 imposed does not count.
-func (l *Limiter) climb(now time.Time) {
-	limit := max(l.maxQuota*int(l.window/l.maxWindow), l.maxQuota)
-	if l.calm.IsZero() {
-		return
-	}
-	l.calm = later(l.calm, l.notBefore)
-	for l.quota < limit && now.Sub(l.calm) >= l.window {
-		l.quota++
-		l.calm = l.calm.Add(l.window)
-	}
+// limit is the configured quota, scaled to a learnt window.
+func (l *Limiter) limit() int {
+	return max(l.maxQuota*int(l.window/l.maxWindow), l.maxQuota)
 }
 
-// Throttled tells the limiter that the call of t was refused with a 429,
-// and what Retry-After it carried.
-func (l *Limiter) Throttled(t Ticket, retryAfter time.Duration, has bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.clock.Now()
+func (l *Limiter) find(id uint64) int {
 	for i := len(l.sends) - 1; i >= 0; i-- {
-		if l.sends[i].id == t.id {
-			l.sends = append(l.sends[:i], l.sends[i+1:]...)
-			break
+		if l.sends[i].id == id {
+			return i
 		}
 	}
-	l.calm = now
-	if t.at.Before(l.lastAdjust) {
-		return
-	}
-	if !l.throttled {
-		l.throttled = true
-		l.learnWindow(now, retryAfter, has)
-	}
-	// What the service accepted in its last window, calls in flight
-	// included; when every send was refused there is nothing to learn.
-	n := 0
-	for _, s := range l.sends {
-		if s.at.After(now.Add(-l.window)) {
-			n++
-		}
-	}
-	if n > 0 {
-		l.quota = n
-	}
-	if has {
-		l.notBefore = later(l.notBefore, l.resume(now, retryAfter))
-	}
-	l.lastAdjust = now
+	return -1
+}
+
+func (l *Limiter) signal() {
 	close(l.changed)
 	l.changed = make(chan struct{})
-}
-
-// resume is when to come back after a 429 with a Retry-After. The
-// service rounds it up to a whole second (DRF writes whole seconds, an
-// HTTP date has no fraction), which against a one-second window can be a
-// whole window lost; when the own log says the oldest send leaves within
-// that second, it is trusted instead. A log that is wrong (another job
-// holds part of the quota) costs one more 429, not a wait.
-func (l *Limiter) resume(now time.Time, retryAfter time.Duration) time.Time {
-	told := now.Add(retryAfter)
-	n := len(l.sends)
-	if n < l.quota {
-		return told
-	}
-	own := l.sends[n-l.quota].at.Add(l.span())
-	if own.After(now) && own.Before(told) && told.Sub(own) < time.Second {
-		return own
-	}
-	return told
-}
-
-// learnWindow learns the service's window from the first 429 of a run.
-// The service says when its oldest request leaves its window; when that
-// is well past a window of ours, its window is longer than configured
-// (`--rate 5/s` against 180 a minute) and began with our first send. A
-// Retry-After just past one window is the rounding of an HTTP date, and
-// teaches nothing.
-func (l *Limiter) learnWindow(now time.Time, retryAfter time.Duration, has bool) {
-	if !has || retryAfter < 2*l.window {
-		return
-	}
-	w := now.Add(retryAfter).Sub(l.first).Truncate(time.Second)
-	if w > l.window && w <= maxLearnedWindow {
-		l.window = w
-	}
 }
 
 func later(a, b time.Time) time.Time {

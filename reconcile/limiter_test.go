@@ -50,163 +50,360 @@ func wait(t *testing.T, c *fakeclock.Clock, l *reconcile.Limiter) (reconcile.Tic
 	}
 }
 
-func TestLimiter_PacesEvenlyWithinTheQuota(t *testing.T) {
+// waiters starts n callers of l.Wait and returns a channel of their
+// tickets, and a function that stops those still waiting.
+func waiters(l *reconcile.Limiter, n int) (<-chan reconcile.Ticket, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan reconcile.Ticket, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if tk, err := l.Wait(ctx); err == nil {
+				out <- tk
+			}
+		}()
+	}
+	return out, func() { cancel(); wg.Wait() }
+}
+
+// burst takes n sends that must all go at once, at the clock's time. The
+// first is accepted at once: the run's first call goes alone.
+func burst(t *testing.T, c *fakeclock.Clock, l *reconcile.Limiter, n int) []reconcile.Ticket {
+	t.Helper()
+	var tickets []reconcile.Ticket
+	for i := range n {
+		now := c.Now()
+		tk, at := wait(t, c, l)
+		if at != now {
+			t.Fatalf("send %d at +%v, want it at once (+%v)", i, at.Sub(t0), now.Sub(t0))
+		}
+		if i == 0 {
+			l.Accepted(tk)
+		}
+		tickets = append(tickets, tk)
+	}
+	return tickets
+}
+
+// The run's first call goes alone: until it is answered, nobody knows
+// whether the URL is the API's.
+func TestLimiter_TheFirstCallGoesAlone(t *testing.T) {
 	c := fakeclock.New(t0)
 	l := reconcile.NewLimiter(10, time.Second, c)
-	var sent []time.Time
-	for range 40 {
-		_, at := wait(t, c, l)
-		sent = append(sent, at)
+	first, _ := wait(t, c, l)
+	got, stop := waiters(l, 3)
+	defer stop()
+	select {
+	case tk := <-got:
+		t.Fatalf("a call went at +%v before the first was answered", tk.Sent().Sub(t0))
+	default:
 	}
-	gap := 102 * time.Millisecond // a window with 2% margin, over the quota
-	for i := 1; i < len(sent); i++ {
-		if d := sent[i].Sub(sent[i-1]); d != gap {
-			t.Fatalf("send %d came %v after the one before, want %v", i, d, gap)
-		}
+	if p := c.Pending(); len(p) != 0 {
+		t.Fatalf("pending %v, want the others waiting for the answer, not a time", p)
 	}
-	for i := 10; i < len(sent); i++ {
-		if d := sent[i].Sub(sent[i-10]); d < time.Second {
-			t.Fatalf("sends %d..%d fall within %v: more than the quota in a window", i-10, i, d)
+	c.Advance(30 * time.Millisecond)
+	l.Accepted(first)
+	for range 3 {
+		if tk := <-got; tk.Sent() != c.Now() {
+			t.Fatalf("sent at +%v, want at once after the answer", tk.Sent().Sub(t0))
 		}
 	}
 }
 
-func TestLimiter_ThrottledLearnsTheQuotaAndSharesTheWait(t *testing.T) {
+// A run that starts with an idle window sends a whole quota at once, and
+// the next quota as soon as the window (with its 2% margin) has passed,
+// again all at once: nothing is paced.
+func TestLimiter_BurstsIntoAnIdleWindow(t *testing.T) {
 	c := fakeclock.New(t0)
 	l := reconcile.NewLimiter(10, time.Second, c)
-	var tickets []reconcile.Ticket
-	var first time.Time
-	for i := range 6 {
-		tk, at := wait(t, c, l)
-		if i == 0 {
-			first = at
+	for _, tk := range burst(t, c, l, 10) {
+		if tk.Sent() != t0 {
+			t.Fatalf("sent at +%v, want the whole quota at once", tk.Sent().Sub(t0))
 		}
-		tickets = append(tickets, tk)
 	}
+	for i := range 10 {
+		_, at := wait(t, c, l)
+		if want := t0.Add(1020 * time.Millisecond); at != want {
+			t.Fatalf("send %d of the second window at +%v, want +%v (the window and its margin, no spacing)", i, at.Sub(t0), want.Sub(t0))
+		}
+	}
+}
+
+// The margin: send i+quota leaves 1.02 windows after send i, whatever the
+// spacing of the sends before.
+func TestLimiter_CallsLeaveAWindowAndItsMarginAfterTheSendTheyReplace(t *testing.T) {
+	c := fakeclock.New(t0)
+	l := reconcile.NewLimiter(4, time.Second, c)
+	var first []time.Time
+	for range 4 {
+		tk, at := wait(t, c, l)
+		l.Accepted(tk)
+		first = append(first, at)
+		c.Advance(100 * time.Millisecond)
+	}
+	for i := range 8 {
+		_, at := wait(t, c, l)
+		if want := first[i%4].Add(time.Duration(i/4+1) * 1020 * time.Millisecond); at != want {
+			t.Fatalf("send %d at +%v, want +%v", i+4, at.Sub(t0), want.Sub(t0))
+		}
+	}
+	if got, want := l.Interval(), 255*time.Millisecond; got != want {
+		t.Errorf("Interval() = %v, want %v (a window with its margin over the quota)", got, want)
+	}
+}
+
+// A 429 lowers the quota to what the service took, and every worker waits
+// for one instant; then a single probe goes, and once it is accepted the
+// freed slots go at once rather than paced.
+func TestLimiter_ThrottledWaitsOnceThenFreesTheSlotsAtOnce(t *testing.T) {
+	c := fakeclock.New(t0)
+	l := reconcile.NewLimiter(10, time.Second, c)
+	tickets := burst(t, c, l, 6)
+	c.Advance(200 * time.Millisecond)
 	// The sixth is refused: the service took 5 in its window (another job
-	// on the IP has the rest), and asks to come back in 1.5s.
+	// on the IP has the rest) and asks to come back in 1.5s. Retry-After
+	// is whole seconds rounded up; the own log says the oldest send
+	// leaves the window sooner, and is trusted.
 	l.Throttled(tickets[5], 1500*time.Millisecond, true)
 	if q, w := l.Quota(); q != 5 || w != time.Second {
 		t.Fatalf("quota %d per %v after a 429, want 5 per 1s", q, w)
 	}
-	throttledAt := c.Now()
-	// A 429 of a call sent before the adjustment says nothing new.
-	c.Advance(time.Millisecond)
-	l.Throttled(tickets[4], 0, false)
-	if q, _ := l.Quota(); q != 5 {
-		t.Fatalf("a stale 429 changed the quota to %d", q)
+	for _, tk := range tickets[:5] {
+		l.Accepted(tk)
 	}
-	// Every caller waits for one and the same instant. Retry-After is
-	// whole seconds rounded up; the own log says the oldest send leaves
-	// the window within that second, and is trusted.
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l.Wait(ctx)
-		}()
-	}
-	c.BlockUntil(3, nil)
-	want := first.Add(1020 * time.Millisecond)
+	got, stop := waiters(l, 5)
+	defer stop()
+	c.BlockUntil(5, nil)
+	want := t0.Add(1020 * time.Millisecond)
 	for _, at := range c.Pending() {
-		if at != want || at.After(throttledAt.Add(1500*time.Millisecond)) {
-			t.Errorf("a caller waits until +%v, want when the oldest send left the window (+%v)", at.Sub(throttledAt), want.Sub(throttledAt))
+		if at != want {
+			t.Fatalf("a caller waits until +%v, want the one instant the oldest send leaves the window (+%v)", at.Sub(t0), want.Sub(t0))
 		}
 	}
-	cancel()
-	wg.Wait()
-	// Then sends are paced at the learned quota.
-	_, a := wait(t, c, l)
-	_, b := wait(t, c, l)
-	if a != want || b.Sub(a) != 204*time.Millisecond {
-		t.Errorf("sends at +%v and +%v, want +%v and 204ms later", a.Sub(throttledAt), b.Sub(throttledAt), want.Sub(throttledAt))
+	c.Advance(want.Sub(c.Now()))
+	probe := <-got
+	if probe.Sent() != want {
+		t.Fatalf("probe sent at +%v, want +%v", probe.Sent().Sub(t0), want.Sub(t0))
+	}
+	select {
+	case tk := <-got:
+		t.Fatalf("a second call went at +%v while the probe was out", tk.Sent().Sub(t0))
+	default:
+	}
+	c.Advance(5 * time.Millisecond)
+	l.Accepted(probe)
+	for range 4 {
+		if tk := <-got; tk.Sent() != c.Now() {
+			t.Fatalf("sent at +%v, want at once when the probe came back (+%v)", tk.Sent().Sub(t0), c.Now().Sub(t0))
+		}
 	}
 }
 
-func TestLimiter_TrustsALongerRetryAfter(t *testing.T) {
+// Waits are checked again when the log changes: a caller waiting for a
+// slot that a 429 then pushes back waits for the new instant, and callers
+// held behind a probe go as soon as it is answered, with no timer.
+func TestLimiter_WaitsAreRecheckedWhenTheLogChanges(t *testing.T) {
+	c := fakeclock.New(t0)
+	l := reconcile.NewLimiter(2, time.Second, c)
+	tickets := burst(t, c, l, 2)
+	got, stop := waiters(l, 1)
+	defer stop()
+	c.BlockUntil(1, nil)
+	if p := c.Pending(); len(p) != 1 || p[0] != t0.Add(1020*time.Millisecond) {
+		t.Fatalf("pending %v, want one wait until +1.02s", p)
+	}
+	c.Advance(500 * time.Millisecond)
+	l.Throttled(tickets[1], 2*time.Second, true)
+	// Whether or not its timer fired first, the waiter looks again and
+	// waits for the shared instant, +2.5s.
+	sent := make(chan time.Time, 1)
+	go func() { sent <- (<-got).Sent() }()
+	done := make(chan struct{})
+	go func() {
+		at := <-sent
+		sent <- at
+		close(done)
+	}()
+	for c.BlockUntil(1, done) {
+		c.Advance(c.Pending()[0].Sub(c.Now()))
+	}
+	if at := <-sent; at != t0.Add(2500*time.Millisecond) {
+		t.Fatalf("sent at +%v, want +2.5s", at.Sub(t0))
+	}
+}
+
+// A refused probe doubles the wait before the next, from a call's share
+// of the window up to a quarter of it (or of the episode, once that is
+// longer): a service that stays full gets a handful of calls per window,
+// never a storm.
+func TestLimiter_RefusedProbesBackOff(t *testing.T) {
 	c := fakeclock.New(t0)
 	l := reconcile.NewLimiter(10, time.Second, c)
-	var tk reconcile.Ticket
-	for range 3 {
-		tk, _ = wait(t, c, l)
-	}
-	throttledAt := c.Now()
-	l.Throttled(tk, 1900*time.Millisecond, true)
-	if _, at := wait(t, c, l); at != throttledAt.Add(1900*time.Millisecond) {
-		t.Fatalf("sent at +%v, want +1.9s", at.Sub(throttledAt))
-	}
-}
-
-func TestLimiter_WithoutRetryAfterWaitsForTheOldestToLeave(t *testing.T) {
-	c := fakeclock.New(t0)
-	l := reconcile.NewLimiter(4, time.Second, c)
-	var tickets []reconcile.Ticket
-	var first time.Time
-	for i := range 4 {
+	tickets := burst(t, c, l, 10)
+	l.Throttled(tickets[9], 0, false)
+	var probes []time.Time
+	for {
 		tk, at := wait(t, c, l)
-		if i == 0 {
-			first = at
+		if at.After(t0.Add(4080 * time.Millisecond)) {
+			break
 		}
-		tickets = append(tickets, tk)
+		probes = append(probes, at)
+		c.Advance(time.Millisecond)
+		l.Throttled(tk, 0, false)
 	}
-	l.Throttled(tickets[3], 0, false)
-	if q, _ := l.Quota(); q != 3 {
-		t.Fatalf("quota %d, want 3", q)
+	if probes[0] != t0.Add(1020*time.Millisecond) {
+		t.Fatalf("first probe at +%v, want when the oldest send left the window", probes[0].Sub(t0))
 	}
-	_, at := wait(t, c, l)
-	if want := first.Add(1020 * time.Millisecond); at.Before(want) {
-		t.Fatalf("sent at +%v, before the oldest send left the window (+%v)", at.Sub(first), want.Sub(first))
+	share := 1020 * time.Millisecond / 9
+	for i := 1; i < len(probes); i++ {
+		gap := probes[i].Sub(probes[i-1]) - time.Millisecond
+		episode := probes[i-1].Add(time.Millisecond).Sub(t0)
+		want := min(share<<(i-1), max(1020*time.Millisecond, episode)/4)
+		if gap != want {
+			t.Fatalf("probe %d came %v after the one before, want %v", i, gap, want)
+		}
 	}
-}
-
-func TestLimiter_ClimbsBackAfterACalmWindow(t *testing.T) {
-	c := fakeclock.New(t0)
-	l := reconcile.NewLimiter(10, time.Second, c)
-	var tickets []reconcile.Ticket
-	for range 3 {
-		tk, _ := wait(t, c, l)
-		tickets = append(tickets, tk)
-	}
-	l.Throttled(tickets[2], 0, false)
-	if q, _ := l.Quota(); q != 2 {
-		t.Fatalf("quota %d, want 2", q)
-	}
-	c.Advance(3500 * time.Millisecond)
-	wait(t, c, l)
-	if q, _ := l.Quota(); q != 5 {
-		t.Fatalf("quota %d after three calm windows, want 5", q)
-	}
-	c.Advance(time.Minute)
-	wait(t, c, l)
-	if q, _ := l.Quota(); q != 10 {
-		t.Fatalf("quota %d, want it back to the configured 10 and no more", q)
+	// Three windows of a full service cost at most a handful each.
+	if n := len(probes); n > 15 {
+		t.Errorf("%d refused probes in three windows", n)
 	}
 }
 
 // --rate 5/s against a service that allows 60 a minute: the first 429
-// says the oldest request leaves in 48s, which teaches a 60s window.
-func TestLimiter_LearnsALongerWindow(t *testing.T) {
+// has no Retry-After, a later one says the oldest request leaves in 47s,
+// which teaches a 60s window.
+func TestLimiter_LearnsTheWindowFromALaterRetryAfter(t *testing.T) {
 	c := fakeclock.New(t0)
 	l := reconcile.NewLimiter(5, time.Second, c)
-	var tk reconcile.Ticket
-	var first time.Time
-	for i := range 61 {
-		var at time.Time
-		tk, at = wait(t, c, l)
-		if i == 0 {
-			first = at
-		}
+	for range 60 {
+		tk, _ := wait(t, c, l)
+		l.Accepted(tk)
 	}
-	ra := first.Add(time.Minute).Sub(c.Now())
-	l.Throttled(tk, ra, true)
+	tk, _ := wait(t, c, l)
+	l.Throttled(tk, 0, false)
+	if _, w := l.Quota(); w != time.Second {
+		t.Fatalf("window %v learnt without a Retry-After", w)
+	}
+	tk, _ = wait(t, c, l)
+	l.Throttled(tk, t0.Add(time.Minute).Sub(c.Now()).Truncate(time.Second)+time.Second, true)
 	if q, w := l.Quota(); w != time.Minute || q != 60 {
 		t.Fatalf("quota %d per %v, want 60 per 1m0s", q, w)
 	}
-	_, at := wait(t, c, l)
-	_, next := wait(t, c, l)
-	if gap := next.Sub(at); gap < time.Second {
-		t.Fatalf("sends %v apart, want a minute's quota paced over the minute", gap)
+}
+
+// Without any Retry-After, refusals that last longer than the run's
+// window teach the service's: the first call through came when the
+// service's first send left its window.
+func TestLimiter_LearnsTheWindowFromTheSpacingOfRefusals(t *testing.T) {
+	c := fakeclock.New(t0)
+	l := reconcile.NewLimiter(30, time.Second, c)
+	tickets := burst(t, c, l, 30)
+	for _, tk := range tickets[:20] {
+		l.Accepted(tk)
 	}
+	for _, tk := range tickets[20:] {
+		l.Throttled(tk, 0, false) // 20 per 10s, against 30 per second
+	}
+	for {
+		tk, at := wait(t, c, l)
+		if at.Before(t0.Add(10 * time.Second)) {
+			l.Throttled(tk, 0, false)
+			continue
+		}
+		l.Accepted(tk)
+		break
+	}
+	// The probes that find the window are a quarter of the episode apart
+	// by then: the window is known to that precision.
+	if q, w := l.Quota(); w < 9*time.Second || w > 11*time.Second || q != 20 {
+		t.Fatalf("quota %d per %v, want 20 per 10s, give or take a second", q, w)
+	}
+}
+
+// A quota that collapsed (a burst of another job, a server that counts
+// refused calls) comes back within a few windows: doubling each calm
+// window up to what the service took before.
+func TestLimiter_RecoversACollapsedQuota(t *testing.T) {
+	c := fakeclock.New(t0)
+	l := reconcile.NewLimiter(100, time.Second, c)
+	tickets := burst(t, c, l, 21)
+	l.Throttled(tickets[20], 0, false) // the service takes 20
+	endEpisode(t, c, l)
+	c.Advance(5 * time.Second)
+	tickets = burst(t, c, l, 3)
+	l.Throttled(tickets[2], 0, false) // now only 2: a collapse
+	if q, _ := l.Quota(); q != 2 {
+		t.Fatalf("quota %d, want 2", q)
+	}
+	endEpisode(t, c, l)
+	var quotas []int
+	for range 4 {
+		c.Advance(time.Second)
+		tk, _ := wait(t, c, l)
+		l.Accepted(tk)
+		q, _ := l.Quota()
+		quotas = append(quotas, q)
+	}
+	if want := []int{4, 8, 16, 20}; !equal(quotas, want) {
+		t.Fatalf("quota after each calm window %v, want %v", quotas, want)
+	}
+}
+
+// Alone, the quota grows by one after ten calm windows, to find out
+// whether the service takes more; once 429s showed that another job
+// shares the quota, only after forty.
+func TestLimiter_StopsProbingIntoASharedQuota(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		c := fakeclock.New(t0)
+		l := reconcile.NewLimiter(100, time.Second, c)
+		tickets := burst(t, c, l, 21)
+		l.Throttled(tickets[20], 0, false)
+		endEpisode(t, c, l)
+		if shared {
+			// The same window later holds 15 when refused: someone else
+			// took the rest.
+			c.Advance(2 * time.Second)
+			tickets = burst(t, c, l, 16)
+			l.Throttled(tickets[15], 0, false)
+			endEpisode(t, c, l)
+		}
+		q0, _ := l.Quota()
+		var windows int
+		for windows = 1; windows <= 50; windows++ {
+			c.Advance(time.Second)
+			tk, _ := wait(t, c, l)
+			l.Accepted(tk)
+			if q, _ := l.Quota(); q > q0 {
+				break
+			}
+		}
+		want := 10
+		if shared {
+			want = 40
+		}
+		if windows < want-1 || windows > want+1 {
+			t.Errorf("shared %v: the quota grew after %d calm windows, want %d", shared, windows, want)
+		}
+	}
+}
+
+// endEpisode sends the probe that follows a 429 and has it accepted.
+func endEpisode(t *testing.T, c *fakeclock.Clock, l *reconcile.Limiter) {
+	t.Helper()
+	tk, _ := wait(t, c, l)
+	l.Accepted(tk)
+}
+
+func equal(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

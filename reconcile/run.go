@@ -248,6 +248,7 @@ func (r *run) call(res *Result, at *attempt, fn func(context.Context) (Remote, e
 		res.Attempts++
 		rem, err := fn(r.calls)
 		if err == nil {
+			r.accepted(ticket)
 			r.succeeded()
 			res.Code = rem.Code
 			if err = keep(rem); err != nil {
@@ -265,7 +266,13 @@ func (r *run) call(res *Result, at *attempt, fn func(context.Context) (Remote, e
 		// A call abandoned in flight may have been acted on too.
 		maybe := mayHaveActed(err) || r.calls.Err() != nil
 		at.uncertain = at.uncertain || maybe
+		limited := errors.Is(err, ErrRateLimited)
 		wait, err := r.retryWait(&at.failures, ticket, err)
+		if !limited {
+			// After retryWait, which may stop the run: a first call
+			// that found no API must not let the others go.
+			r.accepted(ticket)
+		}
 		if err != nil {
 			return Remote{}, err
 		}
@@ -345,12 +352,20 @@ func (r *run) acquire() (Ticket, bool, error) {
 	// A select with both cases ready picks either: a stop that came
 	// meanwhile must still win.
 	if err := r.stop.Err(); err != nil {
+		r.accepted(t) // never sent: it must hold no probe
 		<-r.slots
 		r.releaseProbe(probe)
 		return t, false, err
 	}
 	r.inFlight.Add(1)
 	return t, probe, nil
+}
+
+// accepted tells the limiter that the call of t was not refused.
+func (r *run) accepted(t Ticket) {
+	if r.Limiter != nil {
+		r.Limiter.Accepted(t)
+	}
 }
 
 func (r *run) releaseProbe(probe bool) {

@@ -23,10 +23,16 @@ const (
 	LimiterFixed LimiterModel = "fixed"
 	// LimiterBucket is a token bucket of Burst.
 	LimiterBucket LimiterModel = "bucket"
+	// LimiterDRFLogsRefused is DRF's throttle changed to log refused
+	// requests too, as some servers penalise a client that keeps calling
+	// while throttled: until it stops, its window never empties. Its
+	// Retry-After is DRF's, so there is none once the log holds more than
+	// the quota.
+	LimiterDRFLogsRefused LimiterModel = "drf-logs-refused"
 )
 
 // LimiterModels lists the models, for flags.
-var LimiterModels = []LimiterModel{LimiterDRF, LimiterFixed, LimiterBucket}
+var LimiterModels = []LimiterModel{LimiterDRF, LimiterFixed, LimiterBucket, LimiterDRFLogsRefused}
 
 // limiter admits or refuses one request at now. A refusal says how long
 // until a request would pass, when the model knows.
@@ -44,17 +50,21 @@ func newLimiter(model LimiterModel, quota int, window time.Duration, burst int) 
 			burst = quota
 		}
 		return &bucketLimiter{rate: float64(quota) / window.Seconds(), burst: float64(burst), tokens: float64(burst)}
+	case LimiterDRFLogsRefused:
+		return &drfLimiter{quota: quota, window: window, logRefused: true}
 	}
 	return &drfLimiter{quota: quota, window: window}
 }
 
 // drfLimiter follows rest_framework/throttling.py: history holds the
-// times of accepted requests, newest last.
+// times of accepted requests (and of refused ones with logRefused),
+// newest last.
 type drfLimiter struct {
-	mu      sync.Mutex
-	quota   int
-	window  time.Duration
-	history []time.Time
+	mu         sync.Mutex
+	quota      int
+	window     time.Duration
+	logRefused bool
+	history    []time.Time
 }
 
 func (l *drfLimiter) admit(now time.Time) (bool, time.Duration, bool) {
@@ -66,9 +76,13 @@ func (l *drfLimiter) admit(now time.Time) (bool, time.Duration, bool) {
 		i++
 	}
 	l.history = l.history[i:]
-	if len(l.history) >= l.quota {
-		if len(l.history) > l.quota {
-			// Over a quota lowered since: DRF computes no wait.
+	if n := len(l.history); n >= l.quota {
+		if l.logRefused {
+			l.history = append(l.history, now)
+		}
+		if n > l.quota {
+			// Over a quota lowered since (or refused calls logged): DRF
+			// computes no wait.
 			return false, 0, false
 		}
 		return false, l.history[0].Add(l.window).Sub(now), true

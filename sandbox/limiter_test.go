@@ -118,3 +118,29 @@ func TestSandbox_RetryAfterFromTheLog(t *testing.T) {
 		})
 	}
 }
+
+// A server that logs refused requests keeps a client that calls while
+// throttled out: each refusal takes a slot for a window.
+func TestLimiter_DRFLogsRefused(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	l := newLimiter(LimiterDRFLogsRefused, 2, 10*time.Second, 0)
+	l.admit(t0)
+	l.admit(t0.Add(time.Second))
+	if ok, wait, known := l.admit(t0.Add(2 * time.Second)); ok || !known || wait != 8*time.Second {
+		t.Fatalf("3rd: %v %v %v, want refused, wait 8s", ok, wait, known)
+	}
+	// The first left the window, but the refusal at 2s holds its slot.
+	if ok, _, _ := l.admit(t0.Add(10500 * time.Millisecond)); ok {
+		t.Fatal("at 10.5s: accepted, though a refused call holds a slot")
+	}
+	if ok, _, _ := l.admit(t0.Add(21 * time.Second)); !ok {
+		t.Fatal("refused after a whole quiet window")
+	}
+	plain := newLimiter(LimiterDRF, 2, 10*time.Second, 0)
+	plain.admit(t0)
+	plain.admit(t0.Add(time.Second))
+	plain.admit(t0.Add(2 * time.Second))
+	if ok, _, _ := plain.admit(t0.Add(10500 * time.Millisecond)); !ok {
+		t.Fatal("plain DRF counted a refused call")
+	}
+}

@@ -102,7 +102,13 @@ func readFile(path string) (*reconcile.State, error) {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := decode(json.NewDecoder(bufio.NewReaderSize(f, 256<<10)))
+	groups := 0
+	if fi, err := f.Stat(); err == nil {
+		// A group takes some 150 to 400 bytes: guessing low costs at most
+		// one growth of the map, where growing it from empty costs twenty.
+		groups = int(min(fi.Size()/300, 1<<26))
+	}
+	st, err := decodeFile(bufio.NewReaderSize(f, 256<<10), groups)
 	var ve *versionError
 	switch {
 	case errors.As(err, &ve):
@@ -117,118 +123,18 @@ type versionError struct{ version int }
 
 func (e *versionError) Error() string { return fmt.Sprintf("format version %d", e.version) }
 
-// decode reads a state file key by key, and its groups one at a time, so
-// that a million groups never exist twice in memory (once as JSON values,
-// once as groups).
-func decode(dec *json.Decoder) (*reconcile.State, error) {
-	st := reconcile.NewState()
-	version := 0
-	if err := expectDelim(dec, '{'); err != nil {
-		return nil, err
-	}
-	sawGroups := false
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		switch key {
-		case "format_version":
-			err = dec.Decode(&version)
-			if err == nil && version > FormatVersion {
-				return nil, &versionError{version}
-			}
-		case "serial":
-			err = dec.Decode(&st.Serial)
-		case "api_url":
-			err = dec.Decode(&st.APIURL)
-		case "token_fingerprint":
-			err = dec.Decode(&st.TokenFingerprint)
-		case "groups":
-			sawGroups = true
-			err = decodeGroups(dec, st)
-		case "root_level":
-			err = dec.Decode(&st.RootLevel)
-		case "orphans_tracked":
-			err = dec.Decode(&st.OrphansKnown)
-		case "pending":
-			err = decodePending(dec, st)
-		default:
-			var skip json.RawMessage
-			err = dec.Decode(&skip)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("unexpected data after the state")
-	}
-	if version < 1 || !sawGroups {
-		return nil, errors.New("no format_version or groups: not a groupsync state file")
-	}
-	return st, nil
-}
-
-func decodeGroups(dec *json.Decoder, st *reconcile.State) error {
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	in := fieldjson.Interner{}
-	var raw json.RawMessage
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		id, _ := tok.(string)
-		if err := dec.Decode(&raw); err != nil {
-			return fmt.Errorf("group %q: %w", id, err)
-		}
-		e, err := decodeRecord(string(raw), id, in)
-		if err != nil {
-			return fmt.Errorf("group %q: %w", id, err)
-		}
-		if e.a.Token == "" {
-			return fmt.Errorf("group %q has no token", id)
-		}
-		if prev := st.Groups[e.id]; prev != nil {
-			return fmt.Errorf("groups %+q and %+q are the same id once Unicode-normalised", prev.ID, id)
-		}
-		st.Groups[e.id] = e.a
-	}
-	return expectDelim(dec, '}')
-}
-
 // decodePending reads the intents whose outcome a run did not learn.
-func decodePending(dec *json.Decoder, st *reconcile.State) error {
-	var raw map[string]json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
+func decodePending(raw []byte, st *reconcile.State) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
 		return err
 	}
-	for key, v := range raw {
+	for key, v := range m {
 		in, err := decodeIntent(string(v))
 		if err != nil {
 			return fmt.Errorf("pending %q: %w", key, err)
 		}
 		st.Pending[in.Key()] = in
-	}
-	return nil
-}
-
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return io.ErrUnexpectedEOF
-		}
-		return err
-	}
-	if tok != want {
-		return fmt.Errorf("found %v where %v was expected", tok, want)
 	}
 	return nil
 }
