@@ -527,6 +527,38 @@ func TestApply_InterruptFinishesInFlightAndSkipsTheRest(t *testing.T) {
 	}
 }
 
+// OnStop writes to what its caller owns (the CLI's stderr), so Apply
+// returns only after it has: here it writes once the calls in flight were
+// let go, and the race detector sees any Apply that returned first.
+func TestApply_ReturnsAfterOnStop(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	release := make(chan struct{})
+	var started atomic.Int32
+	api := &fakeAPI{create: func(c context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+		if started.Add(1) == 2 {
+			cancel()
+		}
+		if started.Load() > 1 {
+			<-release
+		}
+		return ok(c, g)
+	}}
+	a := applier(api)
+	a.Concurrency = 1
+	var told []string // unguarded on purpose
+	a.OnStop = func(cause error, inFlight int) {
+		close(release)
+		told = append(told, fmt.Sprintf("stopped with %d in flight", inFlight))
+	}
+	st := reconcile.NewState()
+	if _, err := a.Apply(ctx, reconcile.Diff(groups(5), st, reconcile.Options{}), st); err != nil {
+		t.Fatal(err)
+	}
+	if len(told) != 1 || told[0] != "stopped with 1 in flight" {
+		t.Errorf("OnStop told %q, want one stop with 1 in flight", told)
+	}
+}
+
 // A three-level hierarchy is created parents first, even with more slots
 // than groups, and a child of a failed parent is not attempted.
 func TestApply_ParentsBeforeChildren(t *testing.T) {

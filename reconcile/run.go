@@ -141,7 +141,9 @@ func (a *Applier) start(ctx context.Context, st *State) (*run, func()) {
 	r.lastSuccess.Store(clock.Now().UnixNano())
 	// Calls in flight outlive a stop by Grace, so that an answer the
 	// service already acted on is not thrown away.
+	hookDone := make(chan struct{})
 	unhook := context.AfterFunc(stop, func() {
+		defer close(hookDone)
 		if a.OnStop != nil && r.running() {
 			a.OnStop(context.Cause(stop), int(r.inFlight.Load()))
 		}
@@ -152,11 +154,16 @@ func (a *Applier) start(ctx context.Context, st *State) (*run, func()) {
 	if a.StallTimeout > 0 {
 		go r.watch()
 	}
+	// The run is over when its stop hook is: OnStop writes to what the
+	// caller owns, which it may reuse as soon as Apply returns.
 	return r, func() {
 		close(r.finished)
-		unhook()
+		started := !unhook()
 		abort(nil)
 		cancelCalls()
+		if started {
+			<-hookDone
+		}
 	}
 }
 
