@@ -8,9 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -455,7 +453,10 @@ func BenchmarkNoop(b *testing.B) {
 				for b.Loop() {
 					e := newBenchEnv(b, sandbox.Config{Quota: -1})
 					writeState(b, path, filepath.Join(e.dir, "state.json"), e.url)
-					bare := bareCSVRead(b, path)
+					bare, err := benchdata.BareCSVRead(path)
+					if err != nil {
+						b.Fatal(err)
+					}
 					m := e.applyEnv(b, env, path)
 					if m.code != 0 {
 						b.Fatalf("exit %d: %s", m.code, m.stderr)
@@ -469,26 +470,6 @@ func BenchmarkNoop(b *testing.B) {
 			})
 		}
 	}
-}
-
-// bareCSVRead is the floor of reading a manifest: encoding/csv reading
-// every record of the file, in this process.
-func bareCSVRead(b *testing.B, path string) time.Duration {
-	start := time.Now()
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	for {
-		if _, err := r.Read(); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			b.Fatal(err)
-		}
-	}
-	return time.Since(start)
 }
 
 // BenchmarkPlan: plan of 1,000,000 groups against an empty and a full state.

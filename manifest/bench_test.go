@@ -1,10 +1,7 @@
 package manifest
 
 import (
-	"encoding/csv"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,25 +16,6 @@ import (
 
 const benchRows = 1_000_000
 
-// bareRead is the floor: encoding/csv reading every record of the file.
-func bareRead(b *testing.B, path string) time.Duration {
-	start := time.Now()
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	for {
-		if _, err := r.Read(); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			b.Fatal(err)
-		}
-	}
-	return time.Since(start)
-}
-
 // BenchmarkLoadCSV loads a generated 1,000,000-row manifest. It reports
 // rows/s, the heap the loaded groups hold per row, and the load time as a
 // multiple of a bare encoding/csv read of the same file.
@@ -51,7 +29,10 @@ func BenchmarkLoadCSV(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			base := bareRead(b, path)
+			base, err := benchdata.BareCSVRead(path)
+			if err != nil {
+				b.Fatal(err)
+			}
 			var took time.Duration
 			var heap uint64
 			for b.Loop() {

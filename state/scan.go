@@ -81,19 +81,24 @@ func (sc *scanner) groups(st *reconcile.State) error {
 		if err != nil {
 			return fmt.Errorf("group %q: %w", id, err)
 		}
-		e, err := decodeRecord(string(raw), id, in)
-		if err != nil {
-			return fmt.Errorf("group %q: %w", id, err)
-		}
-		if e.a.Token == "" {
-			return fmt.Errorf("group %q has no token", id)
-		}
-		if prev := st.Groups[e.id]; prev != nil {
-			return fmt.Errorf("groups %+q and %+q are the same id once Unicode-normalised", prev.ID, id)
-		}
-		st.Groups[e.id] = e.a
-		return nil
+		return addGroup(st, id, string(raw), in)
 	})
+}
+
+// addGroup decodes the record of group id and adds it to st.
+func addGroup(st *reconcile.State, id, raw string, in fieldjson.Interner) error {
+	e, err := decodeRecord(raw, id, in)
+	if err != nil {
+		return fmt.Errorf("group %q: %w", id, err)
+	}
+	if e.a.Token == "" {
+		return fmt.Errorf("group %q has no token", id)
+	}
+	if prev := st.Groups[e.id]; prev != nil {
+		return fmt.Errorf("groups %+q and %+q are the same id once Unicode-normalised", prev.ID, id)
+	}
+	st.Groups[e.id] = e.a
+	return nil
 }
 
 // scanner splits JSON text into the members of objects and the raw text

@@ -88,17 +88,9 @@ func referenceGroups(dec *json.Decoder, st *reconcile.State) error {
 		if err := dec.Decode(&raw); err != nil {
 			return fmt.Errorf("group %q: %w", id, err)
 		}
-		e, err := decodeRecord(string(raw), id, in)
-		if err != nil {
-			return fmt.Errorf("group %q: %w", id, err)
+		if err := addGroup(st, id, string(raw), in); err != nil {
+			return err
 		}
-		if e.a.Token == "" {
-			return fmt.Errorf("group %q has no token", id)
-		}
-		if prev := st.Groups[e.id]; prev != nil {
-			return fmt.Errorf("groups %+q and %+q are the same id once Unicode-normalised", prev.ID, id)
-		}
-		st.Groups[e.id] = e.a
 	}
 	return referenceDelim(dec, '}')
 }
