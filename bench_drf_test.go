@@ -152,6 +152,9 @@ func BenchmarkDRF(b *testing.B) {
 		{name: "matched", rate: "180/3s", workers: 1, calls: 540, args: matched, opt: optimum(540, 180)},
 		{name: "matched/concurrency-8", rate: "180/3s", workers: 1, calls: 540, args: append(matched, "--concurrency", "8"), opt: optimum(540, 180)},
 		{name: "5x-too-fast", rate: "180/3s", workers: 1, calls: 540, args: fast, opt: optimum(540, 180)},
+		// With the default 4 in flight: the calls in flight when the window
+		// first fills are the 429s a run too fast cannot avoid.
+		{name: "5x-too-fast/concurrency-4", rate: "180/3s", workers: 1, calls: 540, args: []string{"--rate", "300/s"}, opt: optimum(540, 180)},
 		{name: "explo-loop", rate: "180/3s", workers: 1, calls: 540, opt: optimum(540, 180)},
 		{name: "competitor-third", rate: "180/3s", workers: 1, calls: 480, args: matched, competitor: 50 * time.Millisecond, opt: optimum(480, 120)},
 		{name: "competitor-third/5x-too-fast", rate: "180/3s", workers: 1, calls: 480, args: fast, competitor: 50 * time.Millisecond, opt: optimum(480, 120)},
