@@ -211,7 +211,7 @@ func (a *applyRun) run(ctx context.Context) error {
 		problems = append(problems, fmt.Sprintf("the report could not be written (%v); %s", err, where))
 	}
 	if n := unknown(results); n > 0 {
-		problems = append(problems, fmt.Sprintf("the outcome of %d call%s is not known (the answer was lost or could not be read): the next run learns it from the service, and records what it finds", n, plural(n)))
+		problems = append(problems, fmt.Sprintf("the outcome of %d call%s is not known (the answer was lost or could not be read): the next run learns it from the service (or sends an update again), and records what it finds", n, plural(n)))
 	}
 	if a.cfg.JSON {
 		if err := t.print(a.o.Stdout, a.calls(), took, a.cfg.Report); err != nil {

@@ -848,3 +848,32 @@ func TestApply_AdoptingCreateUpdatesOnlyWhatDiffers(t *testing.T) {
 		})
 	}
 }
+
+// An update whose answer could not be read may have been carried out: its
+// outcome is unknown (exit 3, "may have changed"), not a failure that
+// changed nothing, and the state keeps what it had.
+func TestApply_UnreadableUpdateAnswerIsUnknown(t *testing.T) {
+	for _, first := range []bool{true, false} {
+		api := &fakeAPI{create: ok, update: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+			return reconcile.Remote{}, fmt.Errorf("HTTP 200: %w", reconcile.ErrUnreadable)
+		}}
+		st := reconcile.NewState()
+		if _, err := apply(t, applier(api), groups(1), st); err != nil {
+			t.Fatal(err)
+		}
+		gs := groups(2)
+		gs[0].Name = "Renamed"
+		if first {
+			gs = gs[:1] // the update is the run's first call
+		}
+		res, _ := apply(t, applier(api), gs, st)
+		for _, r := range res {
+			if r.ID == "g000" && (!r.Unknown || r.Status != reconcile.StatusFailed) {
+				t.Errorf("first call %v: %s %s, unknown %v; want failed with its outcome unknown", first, r.Action, r.Status, r.Unknown)
+			}
+		}
+		if st.Groups["g000"].Name != "G 0" {
+			t.Errorf("the state took %q before the service's answer was read", st.Groups["g000"].Name)
+		}
+	}
+}

@@ -92,9 +92,12 @@ func (r *run) unsettled(res *Result, at *attempt, key string, err error) {
 }
 
 // update sends g's managed fields. A group deleted on the service since it
-// was recorded (in Explo's UI, say) is created again, once.
+// was recorded (in Explo's UI, say) is created again, once. An update that
+// failed after an attempt the service may have acted on has an unknown
+// outcome: the state keeps what it had, and the next run sends it again.
 func (r *run) update(res *Result, g *Group) error {
-	_, err := r.call(res, nil, func(ctx context.Context) (Remote, error) { return r.API.UpdateGroup(ctx, g) }, func(rem Remote) error {
+	at := &attempt{}
+	_, err := r.call(res, at, func(ctx context.Context) (Remote, error) { return r.API.UpdateGroup(ctx, g) }, func(rem Remote) error {
 		if err := r.check(g.ID, rem); err != nil {
 			return err
 		}
@@ -110,6 +113,9 @@ func (r *run) update(res *Result, g *Group) error {
 	if errors.Is(err, ErrNotFound) && res.Action == ActionUpdate {
 		res.Action = ActionCreate
 		return r.create(res, g)
+	}
+	if err != nil && at.uncertain {
+		res.Unknown = true
 	}
 	return err
 }
