@@ -331,6 +331,30 @@ func TestRotate_LostAnswerIsLearnt(t *testing.T) {
 	checkReportMatchesSandbox(t, e, 2)
 }
 
+// A rotation whose outcome is not known can be learnt only with the
+// Customer API: an apply with the End User Group API is refused before any
+// call, rather than report a token the rotation may have killed as fine.
+// With the Customer API, the same apply learns it and records it.
+func TestRotate_UnknownOutcomeRefusesTheUserGroupAPI(t *testing.T) {
+	e := applied(t, "- {id: a, name: A}\n- {id: b, name: B}\n", sandbox.Config{})
+	e.sb.LoseAnswers("/api/refresh_customer_token/", 1)
+	if _, stderr, code := e.run("rotate", "--only", "a", "--max-attempts", "1"); code != 3 {
+		t.Fatalf("rotate: exit %d, want 3\n%s", code, stderr)
+	}
+	e.sb.ResetStats()
+	e.api = "user-group"
+	_, stderr, code := e.run("apply", "-f", e.path("m0.yaml"))
+	if code != 1 || e.sb.Stats().Requests != 0 || !strings.Contains(stderr, `the rotate of "a" by an earlier run did not finish`) || !strings.Contains(stderr, "--api customer") {
+		t.Fatalf("apply --api user-group: exit %d, %d calls\n%s", code, e.sb.Stats().Requests, stderr)
+	}
+	e.api = "customer"
+	if _, stderr, code := e.run("apply", "-f", e.path("m0.yaml")); code != 0 {
+		t.Fatalf("apply --api customer: exit %d\n%s", code, stderr)
+	}
+	checkReportMatchesSandbox(t, e, 2)
+	checkStateTruthful(t, e)
+}
+
 // When the state cannot be written after a rotation, the new token is not
 // claimed to be held; the next run learns it from the service first.
 func TestRotate_UnwritableStateIsLearntNextRun(t *testing.T) {

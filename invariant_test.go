@@ -428,6 +428,24 @@ func TestInvariant_RotateNeverLosesAToken(t *testing.T) {
 			e.run(args...)
 			os.RemoveAll(e.path("state.json.backup"))
 		}
+		// The End User Group API cannot learn an outcome: an apply with it
+		// either finds nothing unknown, or is refused before any call.
+		if rng.IntN(2) == 0 {
+			var ug strings.Builder
+			for _, c := range cs {
+				fmt.Fprintf(&ug, "- {id: %s, name: %q}\n", c.id, "Customer "+c.id)
+			}
+			e.api = "user-group"
+			e.sb.ResetStats()
+			_, stderr, code := e.run("apply", "-f", e.write("ug.yaml", ug.String()))
+			switch {
+			case code == 0:
+				checkReportMatchesSandbox(t, e, len(cs))
+			case code != 1 || e.sb.Stats().Requests != 0 || !strings.Contains(stderr, "by an earlier run did not finish"):
+				t.Fatalf("apply --api user-group: exit %d after %d calls\n%s", code, e.sb.Stats().Requests, stderr)
+			}
+			e.api = "customer"
+		}
 		// Any command that opens the state learns what was lost first.
 		next := []string{"apply", "-f", m}
 		if rng.IntN(2) == 0 {

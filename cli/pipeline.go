@@ -258,9 +258,21 @@ func (p *pipeline) resolve(ctx context.Context, lock bool) error {
 	if len(p.st.Pending) == 0 {
 		return nil
 	}
-	if !lock || p.token == "" || p.cfg.API != APICustomer {
+	if !lock || p.token == "" {
 		warnPending(p.o, p.st)
 		return nil
+	}
+	if p.cfg.API != APICustomer {
+		// Only get_customer tells the outcome. Applying without it would
+		// report a token that a rotation may have killed as fine.
+		in := pendingList(p.st)
+		more := ""
+		if len(in) > 1 {
+			more = fmt.Sprintf(" (and %d other call%s)", len(in)-1, plural(len(in)-1))
+		}
+		return fmt.Errorf("the %s of %s by an earlier run did not finish%s, and only the Customer API can learn its outcome; nothing was sent\n"+
+			"groupsync: hint: run this once with --api customer (it reads the customer first), or forget the group with 'groupsync state rm'",
+			in[0].Op, textsafe.Quote(in[0].Key()), more)
 	}
 	learnt, err := p.applier(p.store).Resolve(ctx, p.st)
 	p.learnt = learnt
