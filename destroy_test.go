@@ -313,6 +313,30 @@ func TestRename_RefusedWithItsAnswerLostIsSettled(t *testing.T) {
 	}
 }
 
+// A rename onto an id another customer holds: with the list, the plan
+// refuses it before any call; without, the service refuses it, and the
+// report keeps the customer at its old id with the token it still has
+// (the new id is another customer's).
+func TestRename_OntoAnotherCustomerKeepsTheToken(t *testing.T) {
+	e := applied(t, "- {id: old, name: Old}\n", sandbox.Config{})
+	token := e.sb.Groups()["old"].Token
+	e.sb.Put(sandbox.Group{ID: "new", Name: "Made in the UI"})
+	m := e.write("m1.yaml", "- {id: new, name: Old, previous_provided_id: old}\n")
+	e.sb.ResetStats()
+	_, stderr, code := e.run("apply", "-f", m, "--refresh")
+	if code != 1 || !strings.Contains(stderr, `m1.yaml:1: previous_provided_id: cannot rename "old" to "new": the service holds a customer "new" already`) {
+		t.Fatalf("apply --refresh: exit %d\n%s", code, stderr)
+	}
+	noChange(t, e)
+	if _, stderr, code := e.run("apply", "-f", m); code != 3 {
+		t.Fatalf("apply: exit %d\n%s", code, stderr)
+	}
+	rows := e.report()
+	if len(rows) != 1 || rows[0]["user_group_id"] != "old" || rows[0]["status"] != "failed" || rows[0]["token"] != token {
+		t.Errorf("report %v, want the failed rename under the old id, with its token", rows)
+	}
+}
+
 // A rotation whose answer is lost after the service rotated is learnt in
 // the same run by reading the customer: the new token is recorded, and
 // the old, dead one is never sent again.

@@ -51,9 +51,13 @@ func (p *pipeline) checkPlan() error {
 		if c.Action != reconcile.ActionRename {
 			continue
 		}
-		if p.st.Groups[c.ID] != nil {
+		switch {
+		case p.st.Groups[c.ID] != nil:
 			problems = append(problems, fmt.Sprintf("%s: previous_provided_id: renaming %s to %s would replace a customer the state holds under that id", source[c.ID], textsafe.Quote(c.Current.ID), textsafe.Quote(c.ID)))
 			hints = appendOnce(hints, "a rename's new id must be free; forget the other one with groupsync state rm ID if it is gone on purpose")
+		case c.Taken:
+			problems = append(problems, fmt.Sprintf("%s: previous_provided_id: cannot rename %s to %s: the service holds a customer %s already, which this state does not own", source[c.ID], textsafe.Quote(c.Current.ID), textsafe.Quote(c.ID), textsafe.Quote(c.ID)))
+			hints = appendOnce(hints, "a rename's new id must be free: rename or delete the other customer in Explo first, or drop previous_provided_id to adopt it")
 		}
 	}
 	for _, c := range p.conflicts {

@@ -46,6 +46,9 @@ type Change struct {
 	// Gone is set for a delete of a group the service no longer holds: it
 	// is only forgotten, without a call.
 	Gone bool
+	// Taken is set for a rename when the service's list holds a customer
+	// under the new id already: the service would refuse it.
+	Taken bool
 	// The rest is for deletes, filled in by [Plan.CheckPrune]. Below lists
 	// the groups below the deleted one, every one of them deleted first;
 	// Parent is the group's parent now, whose delete waits for this one;
@@ -405,7 +408,7 @@ func (p *Plan) rename(i int, g *Group, from string, st *State, svc map[string]*A
 			cur = seenOnService(cur, s)
 		}
 	}
-	p.add(Change{Action: ActionRename, ID: g.ID, Desired: levels.resolve(g, cur), Current: cur, index: i})
+	p.add(Change{Action: ActionRename, ID: g.ID, Desired: levels.resolve(g, cur), Current: cur, Taken: svc[g.ID] != nil, index: i})
 }
 
 func (p *Plan) add(c Change) { p.Changes = append(p.Changes, c) }

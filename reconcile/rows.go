@@ -28,6 +28,9 @@ func (p *Plan) Rows(st *State, ran []Result) iter.Seq[*Result] {
 				}
 				w++
 			}
+			if c.Action == ActionRename && c.Current != nil {
+				r = renamedRow(r, c.Current)
+			}
 			if c.index < 0 {
 				if c.Current != nil && r.Name == "" {
 					r.Name = c.Current.Name
@@ -70,4 +73,18 @@ func withState(r *Result, st *State) *Result {
 		r.Token, r.EnvTag = keep(r.Token, a.Token), keep(r.EnvTag, a.EnvTag)
 	}
 	return r
+}
+
+// renamedRow is the row of a rename. A rename keeps the token, so the
+// customer's token is the one recorded under its old id until the state
+// moves it. One that failed or was not attempted left the customer at its
+// old id (the new one may be another customer's): the row names the old.
+func renamedRow(r *Result, old *Applied) *Result {
+	row := *r
+	if (r.Status == StatusFailed || r.Status == StatusSkipped) && !r.Unknown {
+		row.ID = old.ID
+	}
+	row.Token = keep(row.Token, old.Token)
+	row.EnvTag = keep(row.EnvTag, old.EnvTag)
+	return &row
 }
