@@ -407,3 +407,69 @@ func equal(a, b []int) bool {
 	}
 	return true
 }
+
+// A quota that 429s lowered to a share of the configured one (another job
+// took the rest) may have room again when the other job slows or ends:
+// while the log is full, one call at a time goes beyond it; one taken lets
+// the next go at once, one refused is no 429 episode (the quota stays)
+// and the next waits a window, then two. Not for a quota far below the
+// configured one, where the rate was wrong rather than shared.
+func TestLimiter_ReachesBeyondALearntShare(t *testing.T) {
+	share := func(configured int) (*fakeclock.Clock, *reconcile.Limiter) {
+		c := fakeclock.New(t0)
+		l := reconcile.NewLimiter(configured, time.Second, c)
+		tickets := burst(t, c, l, 6)
+		l.Throttled(tickets[5], 0, false)
+		for _, tk := range tickets[1:5] {
+			l.Accepted(tk)
+		}
+		endEpisode(t, c, l)
+		if q, _ := l.Quota(); q != 5 {
+			t.Fatalf("quota %d after the 429, want 5", q)
+		}
+		for _, tk := range burst(t, c, l, 4) {
+			l.Accepted(tk)
+		}
+		return c, l
+	}
+	// The log holds 5 sends of the last window: full.
+	c, l := share(10)
+	start := c.Now()
+	beyond, at := wait(t, c, l)
+	if at != start {
+		t.Fatalf("the call beyond went at +%v, want at once (+%v)", at.Sub(t0), start.Sub(t0))
+	}
+	got, stop := waiters(l, 1)
+	defer stop()
+	c.BlockUntil(1, nil)
+	select {
+	case tk := <-got:
+		t.Fatalf("a second call beyond went at +%v while one was out", tk.Sent().Sub(t0))
+	default:
+	}
+	c.Advance(5 * time.Millisecond)
+	l.Accepted(beyond)
+	next := <-got
+	if next.Sent() != c.Now() {
+		t.Fatalf("after a call beyond was taken, the next went at +%v, want at once (+%v)", next.Sent().Sub(t0), c.Now().Sub(t0))
+	}
+	c.Advance(5 * time.Millisecond)
+	refusedAt := c.Now()
+	l.Throttled(next, 0, false)
+	if q, _ := l.Quota(); q != 5 {
+		t.Fatalf("quota %d after a call beyond was refused, want 5: it is no episode", q)
+	}
+	// Not beyond again within a window of the refusal: the next goes
+	// when the log frees (the 5 sends at start leave it at +1.02s).
+	if _, at := wait(t, c, l); at != start.Add(1020*time.Millisecond) {
+		t.Errorf("after a refusal beyond the log, the next went at +%v, want +%v (refused at +%v)", at.Sub(t0), start.Add(1020*time.Millisecond).Sub(t0), refusedAt.Sub(t0))
+	}
+
+	// A quota a sixth of the configured one: the rate was wrong, and
+	// nothing goes beyond a full log.
+	c, l = share(30)
+	start = c.Now()
+	if _, at := wait(t, c, l); at == start {
+		t.Errorf("a call went beyond a full log of a sixth of the configured quota")
+	}
+}
