@@ -372,11 +372,38 @@ func TestRotate_UnknownOutcomeRefusesTheUserGroupAPI(t *testing.T) {
 		t.Fatalf("apply --api user-group: exit %d, %d calls\n%s", code, e.sb.Stats().Requests, stderr)
 	}
 	e.api = "customer"
+	// Nothing that does not learn it shows the state's token as held: a
+	// dry run's report leaves it out, and the plan counts a change.
+	if _, stderr, code := e.run("apply", "-f", e.path("m0.yaml"), "--dry-run"); code != 0 {
+		t.Fatalf("apply --dry-run: exit %d\n%s", code, stderr)
+	}
+	for _, r := range e.report() {
+		if r["user_group_id"] == "a" && (r["token"] != "" || r["status"] != "skipped" || !strings.Contains(r["error"], "not known yet")) {
+			t.Errorf("the dry run reports %v", r)
+		}
+	}
+	if _, stderr, code := e.run("plan", "-f", e.path("m0.yaml"), "--detailed-exitcode"); code != 2 {
+		t.Errorf("plan --detailed-exitcode: exit %d, want 2: the next apply changes the state\n%s", code, stderr)
+	}
 	if _, stderr, code := e.run("apply", "-f", e.path("m0.yaml")); code != 0 {
 		t.Fatalf("apply --api customer: exit %d\n%s", code, stderr)
 	}
 	checkReportMatchesSandbox(t, e, 2)
 	checkStateTruthful(t, e)
+}
+
+// --only names a rename by either of its ids.
+func TestRename_OnlyTheOldID(t *testing.T) {
+	e := applied(t, "- {id: a, name: A}\n- {id: b, name: B}\n", sandbox.Config{})
+	token := e.sb.Groups()["a"].Token
+	m := e.write("m1.yaml", "- {id: x, name: A, previous_provided_id: a}\n- {id: b, name: B}\n")
+	if _, stderr, code := e.run("apply", "-f", m, "--only", "a"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	rows := e.report()
+	if g, ok := e.sb.Groups()["x"]; !ok || g.Token != token || len(rows) != 1 || rows[0]["user_group_id"] != "x" || rows[0]["action"] != "rename" {
+		t.Errorf("service %v, report %v; want a renamed to x with its token", e.sb.Groups(), rows)
+	}
 }
 
 // When the state cannot be written after a rotation, the new token is not

@@ -73,7 +73,9 @@ func runPlan(ctx context.Context, args []string, o IO) (err error) {
 	if err != nil {
 		return quietPipe(err)
 	}
-	if cfg.DetailedExitcode && (len(p.plan.Work()) > 0 || len(p.plan.Corrected) > 0) {
+	// A call of an earlier run whose outcome is not known is a change
+	// too: the next apply learns it and records what it finds.
+	if cfg.DetailedExitcode && (len(p.plan.Work()) > 0 || len(p.plan.Corrected) > 0 || len(p.st.Pending) > 0) {
 		return &exitError{code: ExitChanges}
 	}
 	return nil

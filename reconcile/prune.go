@@ -183,7 +183,20 @@ func (p *Plan) Deletes() []string {
 // Restrict returns the plan of the groups keep says, for --only: their
 // changes, in the same order, and the manifests' groups among them. The
 // Orphan marks and the prune checks are decided on the whole plan first.
-func (p *Plan) Restrict(keep func(id string) bool) *Plan {
+func (p *Plan) Restrict(only func(id string) bool) *Plan {
+	// A rename is one change of two ids, and either names it.
+	renamed := map[string]bool{}
+	for _, c := range p.Changes {
+		if c.Action == ActionRename && c.Current != nil && only(c.Current.ID) {
+			renamed[c.ID] = true
+		}
+	}
+	for _, m := range p.Moved {
+		if only(m.From) {
+			renamed[m.To.ID] = true
+		}
+	}
+	keep := func(id string) bool { return only(id) || renamed[id] }
 	out := &Plan{ListCalls: p.ListCalls}
 	index := make(map[int]int)
 	for i := range p.Desired {

@@ -1,6 +1,9 @@
 package reconcile
 
-import "iter"
+import (
+	"fmt"
+	"iter"
+)
 
 // Rows yields the report of a plan, one result per group (valid until the
 // next one is yielded): the manifests'
@@ -68,6 +71,19 @@ func withState(r *Result, st *State) *Result {
 		// The state's token may be dead already, and the new one is not
 		// known until the next run learns it.
 		return r
+	}
+	if in := st.pendingFor(r.ID); in != nil {
+		// A call of an earlier run may have rotated the token or moved
+		// the customer: the state's token is not known to be its own.
+		row := *r
+		row.Token = ""
+		if row.Status == StatusOK {
+			row.Status = StatusSkipped
+		}
+		if row.Err == nil {
+			row.Err = fmt.Errorf("the outcome of the %s by an earlier run is not known yet, nor the token: apply --api customer learns it", in.Op)
+		}
+		return &row
 	}
 	if a := st.Groups[r.ID]; a != nil {
 		r.Token, r.EnvTag = keep(r.Token, a.Token), keep(r.EnvTag, a.EnvTag)

@@ -80,6 +80,20 @@ func (in *Intent) Key() string {
 	return in.ID
 }
 
+// pendingFor returns an intent whose outcome is not known that is about
+// the group id (under its old id or, for a rename, its new one), or nil.
+func (st *State) pendingFor(id string) *Intent {
+	if len(st.Pending) == 0 {
+		return nil
+	}
+	for _, in := range st.Pending {
+		if in.ID == id || in.Key() == id {
+			return in
+		}
+	}
+	return nil
+}
+
 // State is the record of everything applied against one API URL with one
 // API token. Only the state package reads and writes it to disk.
 type State struct {
