@@ -27,10 +27,6 @@ import (
 // window. A quota that collapsed comes back within a few calm windows;
 // beyond what the service took, it grows by one after ten windows without
 // a 429, after forty once 429s showed that another job shares the quota.
-// A share may free up when the other job slows or ends: while the log is
-// full, one call at a time goes beyond a quota that 429s lowered to no
-// less than a third of a configured rate whose window was right, and each
-// refusal doubles the windows until the next.
 // Waits are checked against the log whenever it changes, never fixed in
 // advance, so a call that asked during a slump does not sleep past the
 // recovery.
@@ -76,16 +72,6 @@ type Limiter struct {
 	calm        time.Time
 	calmWindows int
 
-	// A learnt quota is a share of the service's, which another job may
-	// leave unused: while the log is full, one call at a time may go
-	// beyond it (reaching says one is out), from reachAt on, and each
-	// refusal doubles reachGap until the next.
-	reaching bool
-	reachAt  time.Time
-	reachGap int
-	// reachedAt is when the last call beyond was taken.
-	reachedAt time.Time
-
 	// changed is closed and replaced whenever waiters should look again.
 	changed chan struct{}
 }
@@ -96,9 +82,6 @@ type send struct {
 	// probe marks a call the others wait for: those sent
 	// during a 429 episode.
 	probe bool
-	// beyond marks a call sent past a learnt quota's full log: see
-	// [Limiter.beyondAt].
-	beyond bool
 }
 
 // Ticket is what [Limiter.Wait] hands a call, to be given back to
@@ -194,21 +177,7 @@ func (l *Limiter) earliest(now time.Time) time.Time {
 	if l.probing > 0 {
 		return forever
 	}
-	at := later(l.notBefore, l.free(now))
-	if at.After(now) && l.mayReach() {
-		// Before the log frees: beyond the learnt quota, one call.
-		if reach := later(l.notBefore, l.reachAt); reach.Before(at) {
-			at = reach
-		}
-	}
-	return at
-}
-
-// mayReach reports whether a call may go beyond a full log: only past a
-// quota that 429s lowered below the configured one, never during an
-// episode, one at a time.
-func (l *Limiter) mayReach() bool {
-	return !l.reaching && !l.episode && l.episodes > 0 && l.quota < l.maxQuota && 3*l.quota >= l.maxQuota && l.window == l.maxWindow
+	return later(l.notBefore, l.free(now))
 }
 
 // free is when the window next has room: the instant its quota-th
@@ -251,8 +220,6 @@ func (l *Limiter) take(now time.Time) Ticket {
 	s := send{at: now, id: l.nextID, probe: l.episode}
 	if s.probe {
 		l.probing++
-	} else if l.free(now).After(now) {
-		s.beyond, l.reaching = true, true
 	}
 	l.sends = append(l.sends, s)
 	return Ticket{id: l.nextID, at: now}

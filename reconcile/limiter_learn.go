@@ -40,9 +40,6 @@ func (l *Limiter) climb(now time.Time) {
 func (l *Limiter) Accepted(t Ticket) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.reaching && l.reached(t, true) {
-		return
-	}
 	if l.probing == 0 {
 		return
 	}
@@ -67,16 +64,6 @@ func (l *Limiter) Throttled(t Ticket, retryAfter time.Duration, has bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock.Now()
-	if l.reaching && l.reached(t, false) {
-		if has {
-			l.notBefore = later(l.notBefore, now.Add(retryAfter))
-		}
-		return
-	}
-	if !l.reachedAt.IsZero() && now.Sub(l.reachedAt) < l.span() {
-		// The call that went beyond took a slot the run needed itself.
-		l.backOffReach(now)
-	}
 	probe := false
 	if i := l.find(t.id); i >= 0 {
 		if probe = l.sends[i].probe; probe {
@@ -247,32 +234,4 @@ func (l *Limiter) widen(w time.Duration) {
 	if n := l.taken(); n > 0 {
 		l.quota = min(l.quota, n)
 	}
-}
-
-// reached ends a call sent beyond the learnt quota, if t is one. Taken,
-// it shows the service had room the quota did not know of: the quota
-// grows by one, and the next may go at once. Refused, it shows the
-// service full and nothing else, so it is no 429 episode: it leaves the
-// log, and the next waits a window longer each time.
-func (l *Limiter) reached(t Ticket, taken bool) bool {
-	i := l.find(t.id)
-	if i < 0 || !l.sends[i].beyond {
-		return false
-	}
-	l.reaching = false
-	defer l.signal()
-	now := l.clock.Now()
-	if taken {
-		l.sends[i].beyond = false
-		l.reachAt, l.reachedAt = now, now
-		return true
-	}
-	l.sends = append(l.sends[:i], l.sends[i+1:]...)
-	l.backOffReach(now)
-	return true
-}
-
-func (l *Limiter) backOffReach(now time.Time) {
-	l.reachGap = max(1, 2*l.reachGap)
-	l.reachAt, l.reachedAt = now.Add(time.Duration(l.reachGap)*l.span()), time.Time{}
 }

@@ -106,7 +106,7 @@ func TestLimiter_AgainstServiceModels(t *testing.T) {
 			c.setup = func(s *sim, srv simServer) { s.after(4500*ms, func() { srv.(*simDRF).quota = 90 }) }
 			c.opt, c.maxRatio, c.max429 = 9*sec, 1.10, 15
 		}),
-		with(drfCase("drf/second-groupsync", drf(180, W, false), "seconds", 540, 4, 180, W), func(c *simCase) { c.second, c.maxRatio, c.max429 = true, 1.15, 8 }),
+		with(drfCase("drf/second-groupsync", drf(180, W, false), "seconds", 540, 4, 180, W), func(c *simCase) { c.second, c.maxRatio, c.max429 = true, 1.6, 8 }),
 		with(drfCase("drf-logs-refused/5x", drf(180, W, true), "seconds", 540, 8, 300, sec), func(c *simCase) { c.maxRatio, c.max429 = 1.10, 5 }),
 		with(drfCase("drf-logs-refused/competitor-third", drf(180, W, true), "seconds", 470, 4, 180, W), func(c *simCase) {
 			c.competitor, c.early, c.opt, c.maxRatio, c.max429 = 50*ms, W, optimum(470, 120, W), 1.10, 8
