@@ -119,16 +119,22 @@ def body(request):
 
 
 def explo(view):
-    """The API's every endpoint: the token checked, then the throttle."""
-    return api_view(["POST"])(authentication_classes([ExploTokenAuthentication])(throttle_classes([ExploThrottle])(view)))
+    """The API's every endpoint: the token checked, then the throttle, then
+    the body, and the time a call takes."""
+
+    def call(request):
+        data = body(request)
+        if data is None:
+            return Response({"success": 0, "message": "user_group_id and name are required"}, status=400)
+        time.sleep(DELAY)
+        return view(data)
+
+    call.__name__ = view.__name__
+    return api_view(["POST"])(authentication_classes([ExploTokenAuthentication])(throttle_classes([ExploThrottle])(call)))
 
 
 @explo
-def create_user_group(request):
-    data = body(request)
-    if data is None:
-        return Response({"success": 0, "message": "user_group_id and name are required"}, status=400)
-    time.sleep(DELAY)
+def create_user_group(data):
     with lock:
         g = groups.get(data["user_group_id"])
         new = g is None
@@ -146,11 +152,7 @@ def create_user_group(request):
 
 
 @explo
-def update_user_group(request):
-    data = body(request)
-    if data is None:
-        return Response({"success": 0, "message": "user_group_id and name are required"}, status=400)
-    time.sleep(DELAY)
+def update_user_group(data):
     with lock:
         g = groups.get(data["user_group_id"])
         if g is None:
