@@ -877,3 +877,27 @@ func TestApply_UnreadableUpdateAnswerIsUnknown(t *testing.T) {
 		}
 	}
 }
+
+// Until an answer shows the URL is the API's, one call is in flight: a
+// redirect (or a refused token) stops the run before the gate lets a
+// second call go, so it costs exactly one call. The window this guards
+// is between the first answer and the stop; many runs are tried, as the
+// scheduler is what would open it.
+func TestApply_AFirstAnswerThatStopsTheRunCostsOneCall(t *testing.T) {
+	for _, kind := range []error{reconcile.ErrRedirect, reconcile.ErrUnauthorized} {
+		for i := range 300 {
+			var calls atomic.Int32
+			api := &fakeAPI{create: func(ctx context.Context, g *reconcile.Group) (reconcile.Remote, error) {
+				calls.Add(1)
+				return reconcile.Remote{}, fmt.Errorf("HTTP 307: %w", kind)
+			}}
+			a := applier(api)
+			a.Concurrency = 8
+			st := reconcile.NewState()
+			apply(t, a, groups(16), st)
+			if n := calls.Load(); n != 1 {
+				t.Fatalf("%v, run %d: %d calls, want 1", kind, i, n)
+			}
+		}
+	}
+}

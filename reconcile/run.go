@@ -268,16 +268,18 @@ func (r *run) call(res *Result, at *attempt, fn func(context.Context) (Remote, e
 		if confirms(err) {
 			r.gate.confirm()
 		}
-		r.release(probe)
+		r.release(false)
 		res.Code = codeOf(err)
 		// A call abandoned in flight may have been acted on too.
 		maybe := mayHaveActed(err) || r.calls.Err() != nil
 		at.uncertain = at.uncertain || maybe
 		limited := errors.Is(err, ErrRateLimited)
 		wait, err := r.retryWait(&at.failures, ticket, err)
+		// After retryWait, which may stop the run: a first call that
+		// found no API (a redirect, a refused token, no answer) must
+		// not let another go, through the gate or the limiter.
+		r.releaseProbe(probe)
 		if !limited {
-			// After retryWait, which may stop the run: a first call
-			// that found no API must not let the others go.
 			r.accepted(ticket)
 		}
 		if err != nil {
