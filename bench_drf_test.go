@@ -6,7 +6,6 @@ package main
 // python3-djangorestframework and gunicorn, and skips without them.
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"net"
@@ -233,21 +232,12 @@ func runGroupsync(b *testing.B, url, prefix string, n int, args []string) drfTri
 	if r.code != 0 {
 		b.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	f, err := os.Open(report)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		b.Fatal(err)
-	}
 	t := drfTrial{wall: r.wall}
-	for _, row := range rows[1:] {
-		if row[3] != "ok" {
+	for _, row := range readReport(b, report) {
+		if row["status"] != "ok" {
 			t.failed++
 		}
-		attempts, _ := strconv.Atoi(row[7])
+		attempts, _ := strconv.Atoi(row["attempts"])
 		t.refused += max(attempts-1, 0)
 	}
 	return t

@@ -7,7 +7,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -106,18 +105,9 @@ func (e *benchEnv) applyEnv(b *testing.B, env []string, manifestPath string, ext
 }
 
 func (e *benchEnv) failed(b *testing.B) int {
-	f, err := os.Open(filepath.Join(e.dir, "report.csv"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		b.Fatal(err)
-	}
 	n := 0
-	for _, r := range recs[1:] {
-		if r[3] != "ok" {
+	for _, r := range readReport(b, filepath.Join(e.dir, "report.csv")) {
+		if r["status"] != "ok" {
 			n++
 		}
 	}
