@@ -11,10 +11,13 @@ import (
 // run. It models the service's limiter, a sliding log of accepted requests
 // (Django REST Framework's throttle, see docs/explo-api.md): a quota of calls per window, of which
 // no window of time may hold more. It is a sliding log itself: a call may
-// start whenever fewer than the quota of the run's unrefused sends (calls
-// in flight included) fall within the last window, widened by a margin for
-// jitter. Nothing is spaced out: a run that starts with an idle window
-// sends a whole quota at once, as the service allows.
+// start whenever fewer than the quota of the run's unrefused calls fall
+// within the last window. An answered call is logged when its answer came,
+// which is after the service logged it, whatever the jitter on the way: a
+// call that takes its slot a window later cannot arrive inside the
+// service's window, and no margin is needed. A call in flight holds its
+// slot until it is answered. Nothing is spaced out: a run that starts with
+// an idle window sends a whole quota at once, as the service allows.
 //
 // It learns from 429s. A 429 says the service's window is full: the quota
 // drops to what the service took from this run in its window (another job
@@ -39,11 +42,17 @@ type Limiter struct {
 	mu     sync.Mutex
 	quota  int
 	window time.Duration
-	// sends are the run's unrefused sends, oldest first, as far back as
-	// the longest window a 429 could teach; first is the run's first.
+	// sends are the run's answered, unrefused calls, oldest first, as far
+	// back as the longest window a 429 could teach, each at its answer;
+	// flight are those sent and not yet answered, each at its send.
+	// first is the run's first send.
 	sends  []send
+	flight []send
 	nextID uint64
-	first  time.Time
+	// refusals are when the run's refused calls of the last window were
+	// answered.
+	refusals []time.Time
+	first    time.Time
 	// notBefore is the instant every worker waits for after a 429.
 	notBefore time.Time
 
@@ -72,16 +81,28 @@ type Limiter struct {
 	calm        time.Time
 	calmWindows int
 
+	// Calls beyond a full log (limiter_reach.go): reaching are in
+	// flight; none goes before reachAt, nor, unless chain says how many
+	// in a row were taken, before the log has been full a while after
+	// lastSend, the run's last call within its quota.
+	reaching int
+	chain    int
+	reachAt  time.Time
+	lastSend time.Time
+
 	// changed is closed and replaced whenever waiters should look again.
 	changed chan struct{}
 }
 
 type send struct {
-	at time.Time
-	id uint64
+	// at is when the call was answered, or sent while in flight.
+	at, sent time.Time
+	id       uint64
 	// probe marks a call the others wait for: those sent
 	// during a 429 episode.
 	probe bool
+	// reach marks a call sent beyond a full log: see limiter_reach.go.
+	reach bool
 }
 
 // Ticket is what [Limiter.Wait] hands a call, to be given back to
@@ -94,11 +115,6 @@ type Ticket struct {
 
 // Sent is when the limiter let the call go.
 func (t Ticket) Sent() time.Time { return t.at }
-
-// margin widens the window by 2%, so that the jitter between sending a
-// call and its arrival never lands call i+quota inside the service's
-// window of call i.
-const margin = 1.02
 
 // maxLearnedWindow bounds the window a 429 can teach.
 const maxLearnedWindow = time.Hour
@@ -124,10 +140,10 @@ func (l *Limiter) Quota() (int, time.Duration) {
 	return l.quota, l.window
 }
 
-// Interval is the configured window over the configured quota, with the
-// margin: how long one call's share of a window is.
+// Interval is the configured window over the configured quota: how long
+// one call's share of a window is.
 func (l *Limiter) Interval() time.Duration {
-	return time.Duration(float64(l.maxWindow) * margin / float64(l.maxQuota))
+	return l.maxWindow / time.Duration(l.maxQuota)
 }
 
 // forever stands for "until the log changes".
@@ -166,8 +182,6 @@ func (l *Limiter) Wait(ctx context.Context) (Ticket, error) {
 	}
 }
 
-func (l *Limiter) span() time.Duration { return time.Duration(float64(l.window) * margin) }
-
 // earliest is when the next call may start: not before the shared
 // instant, not while a probe is out, and once a full window's oldest send
 // has left it. Callers hold l.mu.
@@ -177,15 +191,26 @@ func (l *Limiter) earliest(now time.Time) time.Time {
 	if l.probing > 0 {
 		return forever
 	}
-	return later(l.notBefore, l.free(now))
+	at := later(l.notBefore, l.free(now))
+	if at.After(now) {
+		if r, ok := l.reachTime(); ok && r.Before(at) {
+			at = r
+		}
+	}
+	return at
 }
 
-// free is when the window next has room: the instant its quota-th
-// newest send leaves it.
+// free is when the window next has room: the instant the oldest of the
+// answered calls that fill it with those in flight leaves it. While calls
+// in flight alone fill it, that is when one is answered.
 func (l *Limiter) free(now time.Time) time.Time {
-	if n := len(l.sends); n >= l.quota {
-		if oldest := l.sends[n-l.quota].at; oldest.After(now.Add(-l.span())) {
-			return oldest.Add(l.span())
+	k := l.quota - len(l.flight)
+	if k <= 0 {
+		return forever
+	}
+	if n := len(l.sends); n >= k {
+		if oldest := l.sends[n-k].at; oldest.After(now.Add(-l.window)) {
+			return oldest.Add(l.window)
 		}
 	}
 	return time.Time{}
@@ -196,7 +221,7 @@ const maxHistory = 1 << 16
 
 // prune drops the sends that no longer matter.
 func (l *Limiter) prune(now time.Time) {
-	cut := now.Add(-max(maxLearnedWindow, l.span()))
+	cut := now.Add(-max(maxLearnedWindow, l.window))
 	i := sort.Search(len(l.sends), func(i int) bool { return l.sends[i].at.After(cut) })
 	if n := len(l.sends) - i; n > maxHistory {
 		i += n - maxHistory
@@ -217,11 +242,17 @@ func (l *Limiter) take(now time.Time) Ticket {
 	// alone too, but that is the run's Gate, which waits for an answer
 	// showing the URL and the token are right, not only for one that was
 	// not refused.)
-	s := send{at: now, id: l.nextID, probe: l.episode}
-	if s.probe {
+	s := send{at: now, sent: now, id: l.nextID, probe: l.episode}
+	switch {
+	case s.probe:
 		l.probing++
+	case l.free(now).After(now):
+		s.reach = true
+		l.reaching++
+	default:
+		l.lastSend = now
 	}
-	l.sends = append(l.sends, s)
+	l.flight = append(l.flight, s)
 	return Ticket{id: l.nextID, at: now}
 }
 
@@ -230,13 +261,18 @@ func (l *Limiter) limit() int {
 	return max(l.maxQuota*int(l.window/l.maxWindow), l.maxQuota)
 }
 
-func (l *Limiter) find(id uint64) int {
-	for i := len(l.sends) - 1; i >= 0; i-- {
-		if l.sends[i].id == id {
-			return i
+// land takes the call of t out of flight, and reports what it was.
+func (l *Limiter) land(t Ticket) (send, bool) {
+	for i, s := range l.flight {
+		if s.id == t.id {
+			l.flight = append(l.flight[:i], l.flight[i+1:]...)
+			if s.probe {
+				l.probing--
+			}
+			return s, true
 		}
 	}
-	return -1
+	return send{}, false
 }
 
 func (l *Limiter) signal() {

@@ -35,23 +35,23 @@ func (l *Limiter) climb(now time.Time) {
 	}
 }
 
-// Accepted tells the limiter that the call of t was not refused. The
-// first call accepted after a 429 ends the probing.
+// Accepted tells the limiter that the call of t was not refused: it is
+// logged now, its answer being later than its arrival. The first call
+// accepted after a 429 ends the probing.
 func (l *Limiter) Accepted(t Ticket) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.probing == 0 {
+	s, ok := l.land(t)
+	if !ok {
 		return
 	}
 	now := l.clock.Now()
-	i := l.find(t.id)
-	if i < 0 || !l.sends[i].probe {
-		return
-	}
-	l.sends[i].probe = false
-	l.probing--
+	l.sends = append(l.sends, send{at: now, sent: s.sent, id: s.id})
 	defer l.signal()
-	if l.episode && !t.at.Before(l.episodeAt) {
+	if s.reach {
+		l.reached(now, true)
+	}
+	if s.probe && l.episode && !t.at.Before(l.episodeAt) {
 		l.episode, l.strikes = false, 0
 		l.learnFromSpacing(t.at)
 		l.calm = now
@@ -64,14 +64,15 @@ func (l *Limiter) Throttled(t Ticket, retryAfter time.Duration, has bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock.Now()
-	probe := false
-	if i := l.find(t.id); i >= 0 {
-		if probe = l.sends[i].probe; probe {
-			l.probing--
-		}
-		l.sends = append(l.sends[:i], l.sends[i+1:]...)
-	}
+	s, _ := l.land(t)
+	probe := s.probe
+	l.refused(now)
 	defer l.signal()
+	if s.reach {
+		l.reached(now, false)
+		return
+	}
+	l.holdReach(now)
 	l.calm, l.calmWindows = now, 0
 	if !l.episode {
 		l.episode, l.episodeAt, l.strikes, l.until = true, now, 0, time.Time{}
@@ -89,8 +90,15 @@ func (l *Limiter) Throttled(t Ticket, retryAfter time.Duration, has bool) {
 		l.measure(t)
 	}
 	if has {
-		l.notBefore = later(l.notBefore, l.resume(now, retryAfter))
+		l.notBefore = later(l.notBefore, l.resume(now, retryAfter, probe))
 	}
+}
+
+// refused logs a refusal answered at now, for as long as a window.
+func (l *Limiter) refused(now time.Time) {
+	cut := now.Add(-l.window)
+	i := sort.Search(len(l.refusals), func(i int) bool { return l.refusals[i].After(cut) })
+	l.refusals = append(l.refusals[:copy(l.refusals, l.refusals[i:])], now)
 }
 
 // measure lowers the quota to what the service took from this run in
@@ -144,21 +152,34 @@ func (l *Limiter) widenToFit() bool {
 	return false
 }
 
-// taken counts the unrefused sends in the window before until, give or
-// take the margin on either side: calls overtake each other on the way,
-// and counting one too many costs a 429 later where one too few would
-// cost a slot in every window.
+// taken counts what the log held when the call at until was sent: the
+// calls answered within the window before it, and those in flight then,
+// since answered or not. The service refused that call with fewer of the
+// run's in its window (the log is later than the service: answers come
+// after arrivals), so another job took the rest, or the service takes
+// fewer than the quota.
 func (l *Limiter) taken() int { return l.takenIn(l.window) }
 
 func (l *Limiter) takenIn(window time.Duration) int {
 	if l.until.IsZero() {
 		return 0
 	}
-	span := time.Duration(float64(window) * margin)
-	slack := span - window
-	from, to := l.until.Add(-span), l.until.Add(slack)
-	return sort.Search(len(l.sends), func(i int) bool { return l.sends[i].at.After(to) }) -
-		sort.Search(len(l.sends), func(i int) bool { return l.sends[i].at.After(from) })
+	from := l.until.Add(-window)
+	i := sort.Search(len(l.sends), func(i int) bool { return l.sends[i].at.After(from) })
+	n := 0
+	for j := len(l.sends) - 1; j >= i; j-- {
+		if s := l.sends[j]; !s.sent.After(l.until) {
+			n++
+		} else if !s.at.After(l.until) {
+			break
+		}
+	}
+	for _, s := range l.flight {
+		if !s.sent.After(l.until) {
+			n++
+		}
+	}
+	return n
 }
 
 // gap is how long after a refused probe the next may go: one call's
@@ -168,11 +189,11 @@ func (l *Limiter) takenIn(window time.Duration) int {
 // episode so far once that is longer than a window: the service's window
 // may be longer than the run knows.
 func (l *Limiter) gap(now time.Time, told bool) time.Duration {
-	limit := l.span() / 4
+	limit := l.window / 4
 	if !told {
-		limit = max(l.span(), now.Sub(l.episodeAt)) / 4
+		limit = max(l.window, now.Sub(l.episodeAt)) / 4
 	}
-	g := l.span() / time.Duration(l.quota)
+	g := l.window / time.Duration(l.quota)
 	for i := 1; i < l.strikes && g < limit; i++ {
 		g *= 2
 	}
@@ -182,20 +203,29 @@ func (l *Limiter) gap(now time.Time, told bool) time.Duration {
 // resume is when to come back after a 429 with a Retry-After. The
 // service rounds it up to a whole second (DRF writes whole seconds, an
 // HTTP date has no fraction), which against a one-second window can be a
-// whole window lost; when the own log says the oldest send leaves within
-// that second, it is trusted instead. A log that is wrong (another job
-// holds part of the quota) costs one more 429, not a wait.
-func (l *Limiter) resume(now time.Time, retryAfter time.Duration) time.Time {
+// whole window lost; when the own log says a call of the run leaves the
+// window within that second, the earliest is trusted instead: the slot
+// the log says frees next, or a refused call of the run's, which a
+// service that logs refused calls holds for a window too. A log that is
+// wrong (another job holds part of the quota) costs one more 429, not a
+// wait.
+func (l *Limiter) resume(now time.Time, retryAfter time.Duration, probe bool) time.Time {
 	told := now.Add(retryAfter)
-	n := len(l.sends)
-	if n < l.quota || n == 0 {
-		return told
+	best := told
+	consider := func(at time.Time) {
+		if at.After(now) && at.Before(best) && told.Sub(at) < time.Second {
+			best = at
+		}
 	}
-	own := l.sends[n-l.quota].at.Add(l.span())
-	if own.After(now) && own.Before(told) && told.Sub(own) < time.Second {
-		return own
+	if own := l.free(now); own != forever {
+		consider(own)
 	}
-	return told
+	if probe {
+		for _, at := range l.refusals {
+			consider(at.Add(l.window))
+		}
+	}
+	return best
 }
 
 // learnWindow learns the service's window from a Retry-After longer than
@@ -204,7 +234,7 @@ func (l *Limiter) resume(now time.Time, retryAfter time.Duration) time.Time {
 // 180 a minute), and, the run having begun with an idle window, began
 // with its first send.
 func (l *Limiter) learnWindow(now time.Time, retryAfter time.Duration) {
-	if retryAfter <= l.span()+time.Second {
+	if retryAfter <= l.window+time.Second {
 		return
 	}
 	l.widen(now.Add(retryAfter).Sub(l.first))
@@ -216,7 +246,7 @@ func (l *Limiter) learnWindow(now time.Time, retryAfter time.Duration) {
 // service's window between the last refused probe and the probe at, taken
 // halfway.
 func (l *Limiter) learnFromSpacing(at time.Time) {
-	if l.episodes > 1 || at.Sub(l.episodeAt) <= l.span()+time.Second {
+	if l.episodes > 1 || at.Sub(l.episodeAt) <= l.window+time.Second {
 		return
 	}
 	mid := l.lastStrike.Add(at.Sub(l.lastStrike) / 2)

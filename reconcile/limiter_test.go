@@ -69,7 +69,8 @@ func waiters(l *reconcile.Limiter, n int) (<-chan reconcile.Ticket, func()) {
 }
 
 // burst takes n sends that must all go at once, at the clock's time. The
-// first is accepted at once: the run's first call goes alone.
+// first is accepted at once: the run's first call goes alone. The others
+// are left in flight, holding their slots until answered.
 func burst(t *testing.T, c *fakeclock.Clock, l *reconcile.Limiter, n int) []reconcile.Ticket {
 	t.Helper()
 	var tickets []reconcile.Ticket
@@ -87,70 +88,90 @@ func burst(t *testing.T, c *fakeclock.Clock, l *reconcile.Limiter, n int) []reco
 	return tickets
 }
 
-// The run's first call goes alone: until it is answered, nobody knows
-// whether the URL is the API's.
-func TestLimiter_TheFirstCallGoesAlone(t *testing.T) {
-	c := fakeclock.New(t0)
-	l := reconcile.NewLimiter(10, time.Second, c)
-	first, _ := wait(t, c, l)
-	got, stop := waiters(l, 3)
-	defer stop()
-	select {
-	case tk := <-got:
-		t.Fatalf("a call went at +%v before the first was answered", tk.Sent().Sub(t0))
-	default:
-	}
-	if p := c.Pending(); len(p) != 0 {
-		t.Fatalf("pending %v, want the others waiting for the answer, not a time", p)
-	}
-	c.Advance(30 * time.Millisecond)
-	l.Accepted(first)
-	for range 3 {
-		if tk := <-got; tk.Sent() != c.Now() {
-			t.Fatalf("sent at +%v, want at once after the answer", tk.Sent().Sub(t0))
-		}
+// accept answers every ticket but the first (which burst answered) as
+// accepted, now.
+func accept(l *reconcile.Limiter, tickets []reconcile.Ticket) {
+	for _, tk := range tickets[1:] {
+		l.Accepted(tk)
 	}
 }
 
 // A run that starts with an idle window sends a whole quota at once, and
-// the next quota as soon as the window (with its 2% margin) has passed,
-// again all at once: nothing is paced.
+// the next quota a window after those were answered, again all at once:
+// nothing is paced, and no margin is needed.
 func TestLimiter_BurstsIntoAnIdleWindow(t *testing.T) {
 	c := fakeclock.New(t0)
 	l := reconcile.NewLimiter(10, time.Second, c)
-	for _, tk := range burst(t, c, l, 10) {
+	tickets := burst(t, c, l, 10)
+	for _, tk := range tickets {
 		if tk.Sent() != t0 {
 			t.Fatalf("sent at +%v, want the whole quota at once", tk.Sent().Sub(t0))
 		}
 	}
+	c.Advance(20 * time.Millisecond)
+	accept(l, tickets)
 	for i := range 10 {
 		_, at := wait(t, c, l)
-		if want := t0.Add(1020 * time.Millisecond); at != want {
-			t.Fatalf("send %d of the second window at +%v, want +%v (the window and its margin, no spacing)", i, at.Sub(t0), want.Sub(t0))
+		// The first was answered at once, the others 20ms later.
+		want := t0.Add(1020 * time.Millisecond)
+		if i == 0 {
+			want = t0.Add(time.Second)
+		}
+		if at != want {
+			t.Fatalf("send %d of the second window at +%v, want +%v (a window after the answers, no spacing)", i, at.Sub(t0), want.Sub(t0))
 		}
 	}
 }
 
-// The margin: send i+quota leaves 1.02 windows after send i, whatever the
-// spacing of the sends before.
-func TestLimiter_CallsLeaveAWindowAndItsMarginAfterTheSendTheyReplace(t *testing.T) {
+// A call holds its slot while in flight, and leaves the window one
+// window after its answer, which comes after the service logged it: call
+// i+quota can never arrive inside the service's window of call i,
+// whatever the delays on the way, and the quota's calls are never spaced.
+func TestLimiter_CallsLeaveAWindowAfterTheirAnswer(t *testing.T) {
 	c := fakeclock.New(t0)
 	l := reconcile.NewLimiter(4, time.Second, c)
-	var first []time.Time
+	var tickets []reconcile.Ticket
 	for range 4 {
-		tk, at := wait(t, c, l)
-		l.Accepted(tk)
-		first = append(first, at)
-		c.Advance(100 * time.Millisecond)
+		tk, _ := wait(t, c, l)
+		if len(tickets) == 0 {
+			l.Accepted(tk)
+		}
+		tickets = append(tickets, tk)
 	}
-	for i := range 8 {
-		_, at := wait(t, c, l)
-		if want := first[i%4].Add(time.Duration(i/4+1) * 1020 * time.Millisecond); at != want {
-			t.Fatalf("send %d at +%v, want +%v", i+4, at.Sub(t0), want.Sub(t0))
+	// Answered 100ms, 300ms and 600ms after they were sent; the last
+	// one is still out.
+	var answered []time.Time
+	for _, tk := range tickets[1:3] {
+		c.Advance(100 * time.Millisecond)
+		l.Accepted(tk)
+		answered = append(answered, c.Now())
+	}
+	got, stop := waiters(l, 4)
+	defer stop()
+	c.BlockUntil(4, nil)
+	// The first frees at +1s; the answered ones a window after their
+	// answers; the one in flight holds its slot, so the fourth waits for
+	// the log to change, not for a time.
+	want := []time.Time{t0.Add(time.Second), answered[0].Add(time.Second), answered[1].Add(time.Second)}
+	for i, w := range want {
+		c.Advance(w.Sub(c.Now()))
+		if tk := <-got; tk.Sent() != w {
+			t.Fatalf("send %d at +%v, want +%v", i+4, tk.Sent().Sub(t0), w.Sub(t0))
 		}
 	}
-	if got, want := l.Interval(), 255*time.Millisecond; got != want {
-		t.Errorf("Interval() = %v, want %v (a window with its margin over the quota)", got, want)
+	c.Advance(5 * time.Second)
+	select {
+	case tk := <-got:
+		t.Fatalf("a call went at +%v while the quota's oldest call was in flight", tk.Sent().Sub(t0))
+	default:
+	}
+	l.Accepted(tickets[3])
+	c.Advance(time.Second)
+	if tk := <-got; tk.Sent() != c.Now() {
+		t.Fatalf("sent at +%v, want a window after the late answer (+%v)", tk.Sent().Sub(t0), c.Now().Sub(t0))
+	}
+	if got, want := l.Interval(), 250*time.Millisecond; got != want {
+		t.Errorf("Interval() = %v, want %v (a window over the quota)", got, want)
 	}
 }
 
@@ -161,6 +182,7 @@ func TestLimiter_ThrottledWaitsOnceThenFreesTheSlotsAtOnce(t *testing.T) {
 	c := fakeclock.New(t0)
 	l := reconcile.NewLimiter(10, time.Second, c)
 	tickets := burst(t, c, l, 6)
+	accept(l, tickets[:5])
 	c.Advance(200 * time.Millisecond)
 	// The sixth is refused: the service took 5 in its window (another job
 	// on the IP has the rest) and asks to come back in 1.5s. Retry-After
@@ -170,13 +192,10 @@ func TestLimiter_ThrottledWaitsOnceThenFreesTheSlotsAtOnce(t *testing.T) {
 	if q, w := l.Quota(); q != 5 || w != time.Second {
 		t.Fatalf("quota %d per %v after a 429, want 5 per 1s", q, w)
 	}
-	for _, tk := range tickets[:5] {
-		l.Accepted(tk)
-	}
 	got, stop := waiters(l, 5)
 	defer stop()
 	c.BlockUntil(5, nil)
-	want := t0.Add(1020 * time.Millisecond)
+	want := t0.Add(time.Second)
 	for _, at := range c.Pending() {
 		if at != want {
 			t.Fatalf("a caller waits until +%v, want the one instant the oldest send leaves the window (+%v)", at.Sub(t0), want.Sub(t0))
@@ -211,8 +230,8 @@ func TestLimiter_WaitsAreRecheckedWhenTheLogChanges(t *testing.T) {
 	got, stop := waiters(l, 1)
 	defer stop()
 	c.BlockUntil(1, nil)
-	if p := c.Pending(); len(p) != 1 || p[0] != t0.Add(1020*time.Millisecond) {
-		t.Fatalf("pending %v, want one wait until +1.02s", p)
+	if p := c.Pending(); len(p) != 1 || p[0] != t0.Add(time.Second) {
+		t.Fatalf("pending %v, want one wait until +1s", p)
 	}
 	c.Advance(500 * time.Millisecond)
 	l.Throttled(tickets[1], 2*time.Second, true)
@@ -242,25 +261,26 @@ func TestLimiter_RefusedProbesBackOff(t *testing.T) {
 	c := fakeclock.New(t0)
 	l := reconcile.NewLimiter(10, time.Second, c)
 	tickets := burst(t, c, l, 10)
+	accept(l, tickets[:9])
 	l.Throttled(tickets[9], 0, false)
 	var probes []time.Time
 	for {
 		tk, at := wait(t, c, l)
-		if at.After(t0.Add(4080 * time.Millisecond)) {
+		if at.After(t0.Add(4 * time.Second)) {
 			break
 		}
 		probes = append(probes, at)
 		c.Advance(time.Millisecond)
 		l.Throttled(tk, 0, false)
 	}
-	if probes[0] != t0.Add(1020*time.Millisecond) {
+	if probes[0] != t0.Add(time.Second) {
 		t.Fatalf("first probe at +%v, want when the oldest send left the window", probes[0].Sub(t0))
 	}
-	share := 1020 * time.Millisecond / 9
+	share := time.Second / 9
 	for i := 1; i < len(probes); i++ {
 		gap := probes[i].Sub(probes[i-1]) - time.Millisecond
 		episode := probes[i-1].Add(time.Millisecond).Sub(t0)
-		want := min(share<<(i-1), max(1020*time.Millisecond, episode)/4)
+		want := min(share<<(i-1), max(time.Second, episode)/4)
 		if gap != want {
 			t.Fatalf("probe %d came %v after the one before, want %v", i, gap, want)
 		}
@@ -287,7 +307,8 @@ func TestLimiter_LearnsTheWindowFromALaterRetryAfter(t *testing.T) {
 		t.Fatalf("window %v learnt without a Retry-After", w)
 	}
 	tk, _ = wait(t, c, l)
-	l.Throttled(tk, t0.Add(time.Minute).Sub(c.Now()).Truncate(time.Second)+time.Second, true)
+	// Whole seconds, rounded up, as DRF writes it.
+	l.Throttled(tk, (t0.Add(time.Minute).Sub(c.Now()) + time.Second - 1).Truncate(time.Second), true)
 	if q, w := l.Quota(); w != time.Minute || q != 60 {
 		t.Fatalf("quota %d per %v, want 60 per 1m0s", q, w)
 	}
@@ -329,10 +350,12 @@ func TestLimiter_RecoversACollapsedQuota(t *testing.T) {
 	c := fakeclock.New(t0)
 	l := reconcile.NewLimiter(100, time.Second, c)
 	tickets := burst(t, c, l, 21)
+	accept(l, tickets[:20])
 	l.Throttled(tickets[20], 0, false) // the service takes 20
 	endEpisode(t, c, l)
 	c.Advance(5 * time.Second)
 	tickets = burst(t, c, l, 3)
+	accept(l, tickets[:2])
 	l.Throttled(tickets[2], 0, false) // now only 2: a collapse
 	if q, _ := l.Quota(); q != 2 {
 		t.Fatalf("quota %d, want 2", q)
@@ -359,6 +382,7 @@ func TestLimiter_StopsProbingIntoASharedQuota(t *testing.T) {
 		c := fakeclock.New(t0)
 		l := reconcile.NewLimiter(100, time.Second, c)
 		tickets := burst(t, c, l, 21)
+		accept(l, tickets[:20])
 		l.Throttled(tickets[20], 0, false)
 		endEpisode(t, c, l)
 		if shared {
@@ -366,6 +390,7 @@ func TestLimiter_StopsProbingIntoASharedQuota(t *testing.T) {
 			// took the rest.
 			c.Advance(2 * time.Second)
 			tickets = burst(t, c, l, 16)
+			accept(l, tickets[:15])
 			l.Throttled(tickets[15], 0, false)
 			endEpisode(t, c, l)
 		}

@@ -1,0 +1,75 @@
+package reconcile
+
+import "time"
+
+// Reaching beyond a learnt share. A quota that 429s lowered because
+// another job shares the service's is a share, and the other job may end
+// (a second groupsync finishing first) and leave its slots unused; the
+// run would never know, for its log alone keeps it from sending more.
+// So, while the log is full and the run has sent nothing for an eighth
+// of a window (long enough for a live co-runner to have refilled the
+// slots that freed with the run's), a call goes beyond the quota. Taken,
+// the service had room: the quota grows by one and the next goes at
+// once, up to four at a time as they keep being taken, so that a share
+// left whole comes back within a few round trips. Refused, it says only
+// that the service is full: it starts no 429 episode and holds nobody
+// else, and the next waits a window, or as many as it takes for the
+// quota to send reachCalls. A live co-runner costs a refused call per
+// window, or per reachCalls calls if that is longer, never a storm.
+
+// reachIdle is how long, as a share of the window, the log must have
+// been full without a send before a call reaches beyond it.
+const reachIdle = 8
+
+// reachCalls is the fewest calls within the quota between two refused
+// calls beyond it.
+const reachCalls = 20
+
+// maxReaching is the most calls beyond the quota in flight at once, once
+// those before were taken.
+const maxReaching = 4
+
+// reachTime is when a call may go beyond the full log, if one may.
+// Callers hold l.mu.
+func (l *Limiter) reachTime() (time.Time, bool) {
+	if l.reaching >= min(1<<l.chain, maxReaching) || l.episode || !l.sharing() {
+		return time.Time{}, false
+	}
+	at := later(l.notBefore, l.reachAt)
+	if l.chain == 0 {
+		at = later(at, l.lastSend.Add(l.window/reachIdle))
+	}
+	return at, true
+}
+
+// sharing reports whether the quota looks like a share of the configured
+// rate rather than a correction of it: 429s lowered it, to no less than a
+// third, and taught no longer window. A quota far below the configured
+// one, or a longer window, says the configured rate is wrong (too fast,
+// or a token bucket's burst that does not last), and a call beyond it
+// would only be refused.
+func (l *Limiter) sharing() bool {
+	return l.episodes > 0 && l.window == l.maxWindow && l.quota < l.maxQuota && 3*l.quota >= l.maxQuota
+}
+
+// reached ends a call that went beyond the quota. Callers hold l.mu.
+func (l *Limiter) reached(now time.Time, taken bool) {
+	l.reaching--
+	switch {
+	case !taken:
+		windows := (reachCalls + l.quota - 1) / l.quota
+		l.chain, l.reachAt = 0, now.Add(time.Duration(windows)*l.window)
+	case !l.episode:
+		// An episode since measured the quota, this call included.
+		l.quota = min(l.quota+1, l.limit())
+		l.top = max(l.top, l.quota)
+		l.chain, l.reachAt = min(l.chain+1, 2), now
+	}
+}
+
+// holdReach keeps calls from reaching for a window after a 429 that was
+// not a reach's: the quota was just measured.
+func (l *Limiter) holdReach(now time.Time) {
+	l.chain = 0
+	l.reachAt = later(l.reachAt, now.Add(l.window))
+}

@@ -1,0 +1,186 @@
+package reconcile_test
+
+import (
+	"testing"
+	"time"
+
+	"groupsync/internal/fakeclock"
+	"groupsync/reconcile"
+)
+
+// shared returns a limiter of 10 a second whose quota 429s lowered to
+// share, past its episode, with a full log of calls answered at +1s: the
+// run's last call within the quota went then.
+func shared(t *testing.T, share int) (*fakeclock.Clock, *reconcile.Limiter) {
+	t.Helper()
+	c := fakeclock.New(t0)
+	l := reconcile.NewLimiter(10, time.Second, c)
+	tickets := burst(t, c, l, 10)
+	accept(l, tickets[:share])
+	for _, tk := range tickets[share:] {
+		l.Throttled(tk, 0, false)
+	}
+	if q, _ := l.Quota(); q != share {
+		t.Fatalf("quota %d after the 429s, want %d", q, share)
+	}
+	for range share {
+		tk, at := wait(t, c, l)
+		if at != t0.Add(time.Second) {
+			t.Fatalf("sent at +%v, want +1s", at.Sub(t0))
+		}
+		l.Accepted(tk)
+	}
+	return c, l
+}
+
+func acceptAll(l *reconcile.Limiter, tickets []reconcile.Ticket) {
+	for _, tk := range tickets {
+		l.Accepted(tk)
+	}
+}
+
+// pending is the one instant n waiters wait for.
+func pending(t *testing.T, c *fakeclock.Clock, n int) time.Time {
+	t.Helper()
+	c.BlockUntil(n, nil)
+	p := c.Pending()
+	for _, at := range p {
+		if len(p) != n || at != p[0] {
+			t.Fatalf("pending %v, want %d waits for one instant", p, n)
+		}
+	}
+	return p[0]
+}
+
+// A share of the quota that another job left: once the log has been full
+// for an eighth of a window, a call goes beyond it; taken, the quota
+// grows by one and more follow at once, two and then four at a time, so
+// that a whole share comes back within a few round trips.
+func TestLimiter_ReachesBeyondAShareTheOtherJobLeft(t *testing.T) {
+	c, l := shared(t, 6)
+	got, stop := waiters(l, 4)
+	defer stop()
+	idle := t0.Add(time.Second + time.Second/8)
+	if at := pending(t, c, 4); at != idle {
+		t.Fatalf("waiting until +%v, want +%v: an eighth of a window after the last send", at.Sub(t0), idle.Sub(t0))
+	}
+	c.Advance(idle.Sub(c.Now()))
+	first := <-got
+	if first.Sent() != idle {
+		t.Fatalf("sent at +%v, want +%v", first.Sent().Sub(t0), idle.Sub(t0))
+	}
+	select {
+	case tk := <-got:
+		t.Fatalf("a second call went beyond the quota at +%v before the first was answered", tk.Sent().Sub(t0))
+	default:
+	}
+	c.Advance(10 * time.Millisecond)
+	l.Accepted(first)
+	if q, _ := l.Quota(); q != 7 {
+		t.Fatalf("quota %d after a call beyond it was taken, want 7", q)
+	}
+	next := []reconcile.Ticket{<-got, <-got}
+	for _, tk := range next {
+		if tk.Sent() != c.Now() {
+			t.Fatalf("sent at +%v, want at once (+%v)", tk.Sent().Sub(t0), c.Now().Sub(t0))
+		}
+	}
+	select {
+	case tk := <-got:
+		t.Fatalf("a third call went beyond the quota at +%v with two out", tk.Sent().Sub(t0))
+	default:
+	}
+	for _, tk := range next {
+		l.Accepted(tk)
+	}
+	if q, _ := l.Quota(); q != 9 {
+		t.Fatalf("quota %d, want 9", q)
+	}
+	if tk := <-got; tk.Sent() != c.Now() {
+		t.Fatalf("sent at +%v, want at once", tk.Sent().Sub(t0))
+	}
+}
+
+// Refused, a call beyond the share starts no 429 episode: the quota stays,
+// nobody else waits for its Retry-After, and the next goes a window later
+// at the soonest, or later still so that at least 20 calls within the
+// quota go between two refused ones.
+func TestLimiter_ARefusedReachCostsOneCallPerWindows(t *testing.T) {
+	c, l := shared(t, 6)
+	tk, at := wait(t, c, l)
+	if want := t0.Add(time.Second + time.Second/8); at != want {
+		t.Fatalf("sent at +%v, want +%v", at.Sub(t0), want.Sub(t0))
+	}
+	l.Throttled(tk, 2*time.Second, true)
+	if q, w := l.Quota(); q != 6 || w != time.Second {
+		t.Fatalf("quota %d per %v after a refused reach, want 6 per 1s", q, w)
+	}
+	// The slots of +1s free at +2s, the Retry-After notwithstanding.
+	var sent []reconcile.Ticket
+	for range 6 {
+		tk, at := wait(t, c, l)
+		if at != t0.Add(2*time.Second) {
+			t.Fatalf("sent at +%v, want +2s", at.Sub(t0))
+		}
+		sent = append(sent, tk)
+	}
+	acceptAll(l, sent)
+	// ceil(20/6) = 4 windows after the refusal: none beyond the quota
+	// before +5.125s, while the log frees every second.
+	for want := t0.Add(3 * time.Second); want.Before(t0.Add(6 * time.Second)); want = want.Add(time.Second) {
+		_, stop := waiters(l, 1)
+		if at := pending(t, c, 1); at != want {
+			t.Fatalf("waiting until +%v, want +%v: the slot that frees, no call beyond the quota", at.Sub(t0), want.Sub(t0))
+		}
+		stop()
+		var window []reconcile.Ticket
+		for range 6 {
+			c.Advance(want.Sub(c.Now()))
+			tk, _ := wait(t, c, l)
+			window = append(window, tk)
+		}
+		acceptAll(l, window)
+	}
+	tk, at = wait(t, c, l)
+	if want := t0.Add(5*time.Second + time.Second/8); at != want {
+		t.Fatalf("the next call beyond the quota at +%v, want +%v", at.Sub(t0), want.Sub(t0))
+	}
+	l.Accepted(tk)
+}
+
+// A quota 429s lowered below a third of the configured one, or a window
+// they taught, is the service's limit, not a share: nothing goes beyond it.
+func TestLimiter_NoReachBeyondACorrectedRate(t *testing.T) {
+	c, l := shared(t, 3)
+	got, stop := waiters(l, 1)
+	defer stop()
+	if at := pending(t, c, 1); at != t0.Add(2*time.Second) {
+		t.Fatalf("waiting until +%v, want +2s, when the log frees", at.Sub(t0))
+	}
+	c.Advance(2 * time.Second)
+	<-got
+}
+
+// A refused probe whose Retry-After is rounded up to a whole second comes
+// back when the run's own refused calls leave the window, if that is
+// within the second: a service that logs refused calls holds them for a
+// window too.
+func TestLimiter_AProbeComesBackWhenTheRefusedCallsLeave(t *testing.T) {
+	c := fakeclock.New(t0)
+	l := reconcile.NewLimiter(10, time.Second, c)
+	tickets := burst(t, c, l, 10)
+	accept(l, tickets[:8])
+	c.Advance(200 * time.Millisecond)
+	l.Throttled(tickets[8], 0, false)
+	l.Throttled(tickets[9], 0, false)
+	probe, at := wait(t, c, l)
+	if at != t0.Add(time.Second) {
+		t.Fatalf("probe at +%v, want +1s", at.Sub(t0))
+	}
+	l.Throttled(probe, time.Second, true)
+	_, stop := waiters(l, 1)
+	defer stop()
+	if at := pending(t, c, 1); at != t0.Add(1200*time.Millisecond) {
+		t.Fatalf("the next probe waits until +%v, want +1.2s, when the refused calls leave (not +2s)", at.Sub(t0))
+	}
+}
