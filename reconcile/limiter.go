@@ -30,7 +30,8 @@ import (
 // window. A quota that collapsed comes back within a few calm windows;
 // beyond what the service took, it grows by one after ten windows without
 // a 429, after forty once 429s showed that another job shares the quota.
-// Waits are checked against the log whenever it changes, never fixed in
+// A share that the other job may leave whole is reached beyond now and
+// then (limiter_reach.go). Waits are checked against the log whenever it changes, never fixed in
 // advance, so a call that asked during a slump does not sleep past the
 // recovery.
 type Limiter struct {
@@ -84,11 +85,13 @@ type Limiter struct {
 	// Calls beyond a full log (limiter_reach.go): reaching are in
 	// flight; none goes before reachAt, nor, unless chain says how many
 	// in a row were taken, before the log has been full a while after
-	// lastSend, the run's last call within its quota.
-	reaching int
-	chain    int
-	reachAt  time.Time
-	lastSend time.Time
+	// lastSend, the run's last call within its quota; reachMisses counts
+	// those refused in a row.
+	reaching    int
+	chain       int
+	reachAt     time.Time
+	lastSend    time.Time
+	reachMisses int
 
 	// changed is closed and replaced whenever waiters should look again.
 	changed chan struct{}

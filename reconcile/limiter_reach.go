@@ -13,9 +13,11 @@ import "time"
 // once, up to four at a time as they keep being taken, so that a share
 // left whole comes back within a few round trips. Refused, it says only
 // that the service is full: it starts no 429 episode and holds nobody
-// else, and the next waits a window, or as many as it takes for the
-// quota to send reachCalls. A live co-runner costs a refused call per
-// window, or per reachCalls calls if that is longer, never a storm.
+// else, and the next waits a window (or as many as it takes for the
+// quota to send reachCalls), twice as many after each refusal in a row,
+// up to maxReachWindows. A live co-runner costs a handful of refused
+// calls per run, never a storm, and one that ends is found within a
+// window at first.
 
 // reachIdle is how long, as a share of the window, the log must have
 // been full without a send before a call reaches beyond it.
@@ -24,6 +26,10 @@ const reachIdle = 8
 // reachCalls is the fewest calls within the quota between two refused
 // calls beyond it.
 const reachCalls = 20
+
+// maxReachWindows bounds the windows between two refused calls beyond
+// the quota.
+const maxReachWindows = 16
 
 // maxReaching is the most calls beyond the quota in flight at once, once
 // those before were taken.
@@ -57,13 +63,14 @@ func (l *Limiter) reached(now time.Time, taken bool) {
 	l.reaching--
 	switch {
 	case !taken:
-		windows := (reachCalls + l.quota - 1) / l.quota
-		l.chain, l.reachAt = 0, now.Add(time.Duration(windows)*l.window)
+		windows := max(1, (reachCalls+l.quota-1)/l.quota) << min(l.reachMisses, 4)
+		l.reachMisses++
+		l.chain, l.reachAt = 0, now.Add(time.Duration(min(windows, maxReachWindows))*l.window)
 	case !l.episode:
 		// An episode since measured the quota, this call included.
 		l.quota = min(l.quota+1, l.limit())
 		l.top = max(l.top, l.quota)
-		l.chain, l.reachAt = min(l.chain+1, 2), now
+		l.chain, l.reachAt, l.reachMisses = min(l.chain+1, 2), now, 0
 	}
 }
 

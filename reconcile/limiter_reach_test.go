@@ -104,8 +104,9 @@ func TestLimiter_ReachesBeyondAShareTheOtherJobLeft(t *testing.T) {
 // Refused, a call beyond the share starts no 429 episode: the quota stays,
 // nobody else waits for its Retry-After, and the next goes a window later
 // at the soonest, or later still so that at least 20 calls within the
-// quota go between two refused ones.
-func TestLimiter_ARefusedReachCostsOneCallPerWindows(t *testing.T) {
+// quota go between two refused ones, and twice as late after each refusal
+// in a row.
+func TestLimiter_ARefusedReachWaitsLongerEachTime(t *testing.T) {
 	c, l := shared(t, 6)
 	tk, at := wait(t, c, l)
 	if want := t0.Add(time.Second + time.Second/8); at != want {
@@ -115,19 +116,29 @@ func TestLimiter_ARefusedReachCostsOneCallPerWindows(t *testing.T) {
 	if q, w := l.Quota(); q != 6 || w != time.Second {
 		t.Fatalf("quota %d per %v after a refused reach, want 6 per 1s", q, w)
 	}
-	// The slots of +1s free at +2s, the Retry-After notwithstanding.
-	var sent []reconcile.Ticket
-	for range 6 {
-		tk, at := wait(t, c, l)
-		if at != t0.Add(2*time.Second) {
-			t.Fatalf("sent at +%v, want +2s", at.Sub(t0))
-		}
-		sent = append(sent, tk)
+	// The slots of +1s free at +2s, the Retry-After notwithstanding; then
+	// ceil(20/6) = 4 windows pass before the next call beyond the quota,
+	// and 8 after that one is refused too.
+	fill(t, c, l, t0.Add(2*time.Second), t0.Add(5*time.Second))
+	tk, at = wait(t, c, l)
+	if want := t0.Add(5*time.Second + time.Second/8); at != want {
+		t.Fatalf("the next call beyond the quota at +%v, want +%v", at.Sub(t0), want.Sub(t0))
 	}
-	acceptAll(l, sent)
-	// ceil(20/6) = 4 windows after the refusal: none beyond the quota
-	// before +5.125s, while the log frees every second.
-	for want := t0.Add(3 * time.Second); want.Before(t0.Add(6 * time.Second)); want = want.Add(time.Second) {
+	l.Throttled(tk, 0, false)
+	fill(t, c, l, t0.Add(6*time.Second), t0.Add(13*time.Second))
+	tk, at = wait(t, c, l)
+	if want := t0.Add(13*time.Second + time.Second/8); at != want {
+		t.Fatalf("the call beyond the quota after two refusals at +%v, want +%v", at.Sub(t0), want.Sub(t0))
+	}
+	l.Accepted(tk)
+}
+
+// fill sends the quota of 6 once a second from from to to, each window
+// at once when its slots free (no call beyond the quota comes first), and
+// has them accepted.
+func fill(t *testing.T, c *fakeclock.Clock, l *reconcile.Limiter, from, to time.Time) {
+	t.Helper()
+	for want := from; !want.After(to); want = want.Add(time.Second) {
 		_, stop := waiters(l, 1)
 		if at := pending(t, c, 1); at != want {
 			t.Fatalf("waiting until +%v, want +%v: the slot that frees, no call beyond the quota", at.Sub(t0), want.Sub(t0))
@@ -141,11 +152,6 @@ func TestLimiter_ARefusedReachCostsOneCallPerWindows(t *testing.T) {
 		}
 		acceptAll(l, window)
 	}
-	tk, at = wait(t, c, l)
-	if want := t0.Add(5*time.Second + time.Second/8); at != want {
-		t.Fatalf("the next call beyond the quota at +%v, want +%v", at.Sub(t0), want.Sub(t0))
-	}
-	l.Accepted(tk)
 }
 
 // A quota 429s lowered below a third of the configured one, or a window
