@@ -33,12 +33,6 @@ func shared(t *testing.T, share int) (*fakeclock.Clock, *reconcile.Limiter) {
 	return c, l
 }
 
-func acceptAll(l *reconcile.Limiter, tickets []reconcile.Ticket) {
-	for _, tk := range tickets {
-		l.Accepted(tk)
-	}
-}
-
 // pending is the one instant n waiters wait for.
 func pending(t *testing.T, c *fakeclock.Clock, n int) time.Time {
 	t.Helper()
@@ -69,36 +63,19 @@ func TestLimiter_ReachesBeyondAShareTheOtherJobLeft(t *testing.T) {
 	if first.Sent() != idle {
 		t.Fatalf("sent at +%v, want +%v", first.Sent().Sub(t0), idle.Sub(t0))
 	}
-	select {
-	case tk := <-got:
-		t.Fatalf("a second call went beyond the quota at +%v before the first was answered", tk.Sent().Sub(t0))
-	default:
-	}
+	noneWent(t, got, "beyond the quota before the first was answered")
 	c.Advance(10 * time.Millisecond)
 	l.Accepted(first)
 	if q, _ := l.Quota(); q != 7 {
 		t.Fatalf("quota %d after a call beyond it was taken, want 7", q)
 	}
-	next := []reconcile.Ticket{<-got, <-got}
-	for _, tk := range next {
-		if tk.Sent() != c.Now() {
-			t.Fatalf("sent at +%v, want at once (+%v)", tk.Sent().Sub(t0), c.Now().Sub(t0))
-		}
-	}
-	select {
-	case tk := <-got:
-		t.Fatalf("a third call went beyond the quota at +%v with two out", tk.Sent().Sub(t0))
-	default:
-	}
-	for _, tk := range next {
-		l.Accepted(tk)
-	}
+	next := atOnce(t, c, got, 2)
+	noneWent(t, got, "beyond the quota with two out")
+	acceptAll(l, next)
 	if q, _ := l.Quota(); q != 9 {
 		t.Fatalf("quota %d, want 9", q)
 	}
-	if tk := <-got; tk.Sent() != c.Now() {
-		t.Fatalf("sent at +%v, want at once", tk.Sent().Sub(t0))
-	}
+	atOnce(t, c, got, 1)
 }
 
 // Refused, a call beyond the share starts no 429 episode: the quota stays,

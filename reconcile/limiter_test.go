@@ -91,9 +91,38 @@ func burst(t *testing.T, c *fakeclock.Clock, l *reconcile.Limiter, n int) []reco
 // accept answers every ticket but the first (which burst answered) as
 // accepted, now.
 func accept(l *reconcile.Limiter, tickets []reconcile.Ticket) {
-	for _, tk := range tickets[1:] {
+	acceptAll(l, tickets[1:])
+}
+
+func acceptAll(l *reconcile.Limiter, tickets []reconcile.Ticket) {
+	for _, tk := range tickets {
 		l.Accepted(tk)
 	}
+}
+
+// noneWent fails if a waiter has been given a slot; why says what should hold
+// every call back.
+func noneWent(t *testing.T, got <-chan reconcile.Ticket, why string) {
+	t.Helper()
+	select {
+	case tk := <-got:
+		t.Fatalf("a call went at +%v %s", tk.Sent().Sub(t0), why)
+	default:
+	}
+}
+
+// atOnce takes n calls from the waiters and fails unless each was sent at
+// the fake clock's present instant.
+func atOnce(t *testing.T, c *fakeclock.Clock, got <-chan reconcile.Ticket, n int) []reconcile.Ticket {
+	t.Helper()
+	tickets := make([]reconcile.Ticket, n)
+	for i := range tickets {
+		tickets[i] = <-got
+		if tickets[i].Sent() != c.Now() {
+			t.Fatalf("sent at +%v, want at once (+%v)", tickets[i].Sent().Sub(t0), c.Now().Sub(t0))
+		}
+	}
+	return tickets
 }
 
 // A run that starts with an idle window sends a whole quota at once, and
@@ -160,11 +189,7 @@ func TestLimiter_CallsLeaveAWindowAfterTheirAnswer(t *testing.T) {
 		}
 	}
 	c.Advance(5 * time.Second)
-	select {
-	case tk := <-got:
-		t.Fatalf("a call went at +%v while the quota's oldest call was in flight", tk.Sent().Sub(t0))
-	default:
-	}
+	noneWent(t, got, "while the quota's oldest call was in flight")
 	l.Accepted(tickets[3])
 	c.Advance(time.Second)
 	if tk := <-got; tk.Sent() != c.Now() {
@@ -206,18 +231,10 @@ func TestLimiter_ThrottledWaitsOnceThenFreesTheSlotsAtOnce(t *testing.T) {
 	if probe.Sent() != want {
 		t.Fatalf("probe sent at +%v, want +%v", probe.Sent().Sub(t0), want.Sub(t0))
 	}
-	select {
-	case tk := <-got:
-		t.Fatalf("a second call went at +%v while the probe was out", tk.Sent().Sub(t0))
-	default:
-	}
+	noneWent(t, got, "while the probe was out")
 	c.Advance(5 * time.Millisecond)
 	l.Accepted(probe)
-	for range 4 {
-		if tk := <-got; tk.Sent() != c.Now() {
-			t.Fatalf("sent at +%v, want at once when the probe came back (+%v)", tk.Sent().Sub(t0), c.Now().Sub(t0))
-		}
-	}
+	atOnce(t, c, got, 4)
 }
 
 // Waits are checked again when the log changes: a caller waiting for a
