@@ -183,6 +183,8 @@ func TestLimiter_CallsLeaveAWindowAfterTheirAnswer(t *testing.T) {
 	// the log to change, not for a time.
 	want := []time.Time{t0.Add(time.Second), answered[0].Add(time.Second), answered[1].Add(time.Second)}
 	for i, w := range want {
+		// The waiters left wait again before the clock moves.
+		c.BlockUntil(4-i, nil)
 		c.Advance(w.Sub(c.Now()))
 		if tk := <-got; tk.Sent() != w {
 			t.Fatalf("send %d at +%v, want +%v", i+4, tk.Sent().Sub(t0), w.Sub(t0))
@@ -191,6 +193,7 @@ func TestLimiter_CallsLeaveAWindowAfterTheirAnswer(t *testing.T) {
 	c.Advance(5 * time.Second)
 	noneWent(t, got, "while the quota's oldest call was in flight")
 	l.Accepted(tickets[3])
+	c.BlockUntil(1, nil)
 	c.Advance(time.Second)
 	if tk := <-got; tk.Sent() != c.Now() {
 		t.Fatalf("sent at +%v, want a window after the late answer (+%v)", tk.Sent().Sub(t0), c.Now().Sub(t0))
