@@ -31,9 +31,9 @@ import (
 // beyond what the service took, it grows by one after ten windows without
 // a 429, after forty once 429s showed that another job shares the quota.
 // A share that the other job may leave whole is reached beyond now and
-// then (limiter_reach.go). Waits are checked against the log whenever it changes, never fixed in
-// advance, so a call that asked during a slump does not sleep past the
-// recovery.
+// then (limiter_reach.go). Waits are checked against the log whenever it
+// changes, never fixed in advance, so a call that asked during a slump
+// does not sleep past the recovery.
 type Limiter struct {
 	clock Clock
 	// maxQuota per maxWindow is the configured rate, never exceeded.
@@ -76,22 +76,28 @@ type Limiter struct {
 	// fell from, to climb back to (recovering meanwhile).
 	top, peak  int
 	recovering bool
-	shared     bool
+	// collapsed is set once a quota collapsed: no call goes beyond it
+	// again.
+	collapsed bool
+	shared    bool
 	// calm is when the last 429 came; calmWindows counts the windows
 	// since.
 	calm        time.Time
 	calmWindows int
 
 	// Calls beyond a full log (limiter_reach.go): reaching are in
-	// flight; none goes before reachAt, nor, unless chain says how many
-	// in a row were taken, before the log has been full a while after
-	// lastSend, the run's last call within its quota; reachMisses counts
-	// those refused in a row.
+	// flight; none goes before reachAt, nor, unless chain says the last
+	// was taken, before the log has been full a while after lastSend,
+	// the run's last call within its quota; reachMisses counts those
+	// refused in a row. gained is how much they grew the quota from base
+	// since the last 429 that was not a reach's.
 	reaching    int
-	chain       int
+	chain       bool
 	reachAt     time.Time
 	lastSend    time.Time
 	reachMisses int
+	gained      int
+	base        int
 
 	// changed is closed and replaced whenever waiters should look again.
 	changed chan struct{}

@@ -49,3 +49,45 @@ func TestLimiter_AProbeHoldsTheOthersUntilItsAnswer(t *testing.T) {
 	l.Accepted(probe)
 	hold("the probe accepted", false)
 }
+
+// A quota that collapsed (a 429 with less than half of what the service
+// took before in the window) says the service counts refused calls, or
+// another job takes bursts: a call beyond the quota would cost more than
+// one refusal. Climbed back to its share, the quota is not reached beyond
+// for the rest of the run.
+func TestLimiter_NoReachAfterACollapse(t *testing.T) {
+	c := &simClock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	l := NewLimiter(10, time.Second, c)
+	// A share of 6 learnt a minute into the run, the episode over.
+	l.first, l.calm = c.now.Add(-time.Minute), c.now
+	l.episodes, l.quota, l.top, l.peak = 1, 6, 6, 6
+	sharing := func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.earliest(c.now)
+		return l.sharing()
+	}
+	take := func() Ticket {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.take(c.now)
+	}
+	if !sharing() {
+		t.Fatal("a share of 6 of 10 is not reached beyond")
+	}
+	l.Accepted(take())
+	l.Accepted(take())
+	l.Throttled(take(), 0, false)
+	if q, _ := l.Quota(); q != 2 {
+		t.Fatalf("quota %d after the collapse, want 2", q)
+	}
+	c.now = c.now.Add(time.Second)
+	l.Accepted(take()) // the probe
+	c.now = c.now.Add(3 * time.Second)
+	if sharing() {
+		t.Fatal("reaching beyond the share after a collapse")
+	}
+	if q, _ := l.Quota(); q != 6 {
+		t.Fatalf("quota %d three windows after the collapse, want 6 again", q)
+	}
+}

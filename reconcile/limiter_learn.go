@@ -120,7 +120,7 @@ func (l *Limiter) measure(t Ticket) {
 		return
 	}
 	if n < l.top/2 && !l.recovering {
-		l.peak = l.top
+		l.peak, l.collapsed = l.top, true
 	} else {
 		l.peak = n
 	}

@@ -8,16 +8,20 @@ import "time"
 // run would never know, for its log alone keeps it from sending more.
 // So, while the log is full and the run has sent nothing for an eighth
 // of a window (long enough for a live co-runner to have refilled the
-// slots that freed with the run's), a call goes beyond the quota. Taken,
-// the service had room: the quota grows by one and the next goes at
-// once, up to four at a time as they keep being taken, so that a share
-// left whole comes back within a few round trips. Refused, it says only
-// that the service is full: it starts no 429 episode and holds nobody
-// else, and the next waits a window (or as many as it takes for the
-// quota to send reachCalls), twice as many after each refusal in a row,
-// up to maxReachWindows. A live co-runner costs a handful of refused
-// calls per run, never a storm, and one that ends is found within a
-// window at first.
+// slots that freed with the run's), and not in the window after a 429
+// wait (which a token bucket refills), one call goes beyond the quota.
+// Taken, the service had room: the quota grows by one and the next goes
+// at once, so that a share left whole comes back within a few round
+// trips. Refused, it says only that the service is full: it starts no
+// 429 episode and holds nobody else, and the next waits a window (or as
+// many as it takes for the quota to send reachCalls), twice as many
+// after each refusal in a row, up to maxReachWindows. A quota so grown
+// that the service then refuses had room for a moment only: it goes
+// back, and the next call beyond it waits the longest. A live co-runner
+// costs a handful of refused calls per run, never a storm, and one that
+// ends is found within a window at first. After a collapse (a service
+// that counts refused calls) nothing goes beyond the quota: each refusal
+// there would cost more than one call.
 
 // reachIdle is how long, as a share of the window, the log must have
 // been full without a send before a call reaches beyond it.
@@ -31,18 +35,14 @@ const reachCalls = 20
 // the quota.
 const maxReachWindows = 16
 
-// maxReaching is the most calls beyond the quota in flight at once, once
-// those before were taken.
-const maxReaching = 4
-
 // reachTime is when a call may go beyond the full log, if one may.
 // Callers hold l.mu.
 func (l *Limiter) reachTime() (time.Time, bool) {
-	if l.reaching >= min(1<<l.chain, maxReaching) || l.episode || !l.sharing() {
+	if l.reaching > 0 || l.episode || !l.sharing() {
 		return time.Time{}, false
 	}
-	at := later(l.notBefore, l.reachAt)
-	if l.chain == 0 {
+	at := later(l.notBefore.Add(l.window), l.reachAt)
+	if !l.chain {
 		at = later(at, l.lastSend.Add(l.window/reachIdle))
 	}
 	return at, true
@@ -55,7 +55,7 @@ func (l *Limiter) reachTime() (time.Time, bool) {
 // or a token bucket's burst that does not last), and a call beyond it
 // would only be refused.
 func (l *Limiter) sharing() bool {
-	return l.episodes > 0 && l.window == l.maxWindow && l.quota < l.maxQuota && 3*l.quota >= l.maxQuota
+	return l.episodes > 0 && !l.collapsed && l.window == l.maxWindow && l.quota < l.maxQuota && 3*l.quota >= l.maxQuota
 }
 
 // reached ends a call that went beyond the quota. Callers hold l.mu.
@@ -63,20 +63,44 @@ func (l *Limiter) reached(now time.Time, taken bool) {
 	l.reaching--
 	switch {
 	case !taken:
-		windows := max(1, (reachCalls+l.quota-1)/l.quota) << min(l.reachMisses, 4)
-		l.reachMisses++
-		l.chain, l.reachAt = 0, now.Add(time.Duration(min(windows, maxReachWindows))*l.window)
+		l.missed(now)
 	case !l.episode:
 		// An episode since measured the quota, this call included.
+		if l.gained == 0 {
+			l.base = l.quota
+		}
 		l.quota = min(l.quota+1, l.limit())
 		l.top = max(l.top, l.quota)
-		l.chain, l.reachAt, l.reachMisses = min(l.chain+1, 2), now, 0
+		l.gained++
+		l.chain, l.reachAt = true, now
+		if l.quota == l.limit() {
+			l.reachMisses = 0
+		}
 	}
 }
 
-// holdReach keeps calls from reaching for a window after a 429 that was
-// not a reach's: the quota was just measured.
+// missed backs off after a call beyond the quota was refused, or the
+// quota it grew was: the next waits a window, or as many as it takes for
+// the quota to send reachCalls, twice as many after each miss in a row.
+func (l *Limiter) missed(now time.Time) {
+	windows := max(1, (reachCalls+l.quota-1)/l.quota) << min(l.reachMisses, 4)
+	l.reachMisses++
+	l.chain, l.reachAt = false, now.Add(time.Duration(min(windows, maxReachWindows))*l.window)
+}
+
+// holdReach keeps calls from reaching after a 429 that was not a
+// reach's: for a window, the quota having just been measured; for longer
+// when calls beyond the quota had grown it since the last such 429, for
+// then the service had room only for a moment (a token bucket's burst,
+// a slot the other job's jitter left), and the quota they grew, more
+// than the share, goes back to what it was.
 func (l *Limiter) holdReach(now time.Time) {
-	l.chain = 0
+	if l.gained > 0 {
+		l.quota = min(l.quota, l.base)
+		l.gained, l.reachMisses = 0, max(l.reachMisses, 4)
+		l.missed(now)
+		return
+	}
+	l.chain = false
 	l.reachAt = later(l.reachAt, now.Add(l.window))
 }

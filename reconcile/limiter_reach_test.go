@@ -48,8 +48,8 @@ func pending(t *testing.T, c *fakeclock.Clock, n int) time.Time {
 
 // A share of the quota that another job left: once the log has been full
 // for an eighth of a window, a call goes beyond it; taken, the quota
-// grows by one and more follow at once, two and then four at a time, so
-// that a whole share comes back within a few round trips.
+// grows by one and the next goes at once, one at a time, so that a whole
+// share comes back within a few round trips.
 func TestLimiter_ReachesBeyondAShareTheOtherJobLeft(t *testing.T) {
 	c, l := shared(t, 6)
 	got, stop := waiters(l, 4)
@@ -59,23 +59,63 @@ func TestLimiter_ReachesBeyondAShareTheOtherJobLeft(t *testing.T) {
 		t.Fatalf("waiting until +%v, want +%v: an eighth of a window after the last send", at.Sub(t0), idle.Sub(t0))
 	}
 	c.Advance(idle.Sub(c.Now()))
-	first := <-got
-	if first.Sent() != idle {
-		t.Fatalf("sent at +%v, want +%v", first.Sent().Sub(t0), idle.Sub(t0))
+	tk := <-got
+	if tk.Sent() != idle {
+		t.Fatalf("sent at +%v, want +%v", tk.Sent().Sub(t0), idle.Sub(t0))
 	}
-	noneWent(t, got, "beyond the quota before the first was answered")
-	c.Advance(10 * time.Millisecond)
-	l.Accepted(first)
-	if q, _ := l.Quota(); q != 7 {
-		t.Fatalf("quota %d after a call beyond it was taken, want 7", q)
+	for q := 7; q <= 9; q++ {
+		noneWent(t, got, "beyond the quota while one was out")
+		c.Advance(10 * time.Millisecond)
+		l.Accepted(tk)
+		if got, _ := l.Quota(); got != q {
+			t.Fatalf("quota %d after a call beyond it was taken, want %d", got, q)
+		}
+		tk = atOnce(t, c, got, 1)[0]
 	}
-	next := atOnce(t, c, got, 2)
-	noneWent(t, got, "beyond the quota with two out")
-	acceptAll(l, next)
-	if q, _ := l.Quota(); q != 9 {
-		t.Fatalf("quota %d, want 9", q)
+}
+
+// A quota that calls beyond it grew, refused at once with calls within
+// it, was more than the share: the room was there for a moment only (a
+// token bucket's burst that the pause after a 429 refilled, a slot the
+// other job's jitter left). The quota goes back to the share, and the
+// next call beyond it waits as long as after four refusals in a row.
+func TestLimiter_AQuotaGrownBeyondAShareThatIsRefusedGoesBack(t *testing.T) {
+	c, l := shared(t, 6)
+	for range 2 {
+		tk, _ := wait(t, c, l)
+		l.Accepted(tk)
 	}
-	atOnce(t, c, got, 1)
+	tk, _ := wait(t, c, l)
+	l.Throttled(tk, 0, false)
+	if q, _ := l.Quota(); q != 8 {
+		t.Fatalf("quota %d after two calls beyond it were taken and the next refused, want 8", q)
+	}
+	// The next window's calls fill the grown quota; the last is refused,
+	// with seven of the run's in the service's window.
+	var window []reconcile.Ticket
+	for range 8 {
+		tk, _ := wait(t, c, l)
+		window = append(window, tk)
+	}
+	acceptAll(l, window[:7])
+	refusedAt := c.Now()
+	l.Throttled(window[7], 0, false)
+	if q, _ := l.Quota(); q != 6 {
+		t.Fatalf("quota %d after the grown quota was refused, want the share, 6", q)
+	}
+	for {
+		tk, at := wait(t, c, l)
+		l.Accepted(tk)
+		if q, _ := l.Quota(); q > 6 {
+			if want := refusedAt.Add(16 * time.Second); at.Before(want) {
+				t.Fatalf("a call beyond the quota went at +%v, want none before +%v", at.Sub(t0), want.Sub(t0))
+			}
+			return
+		}
+		if at.After(refusedAt.Add(20 * time.Second)) {
+			t.Fatalf("no call beyond the quota by +%v", at.Sub(t0))
+		}
+	}
 }
 
 // Refused, a call beyond the share starts no 429 episode: the quota stays,
