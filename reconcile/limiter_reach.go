@@ -50,10 +50,11 @@ func (l *Limiter) reachTime() (time.Time, bool) {
 
 // sharing reports whether the quota looks like a share of the configured
 // rate rather than a correction of it: 429s lowered it, to no less than a
-// third, and taught no longer window. A quota far below the configured
-// one, or a longer window, says the configured rate is wrong (too fast,
-// or a token bucket's burst that does not last), and a call beyond it
-// would only be refused.
+// third, never collapsed it, and taught no longer window. A quota far
+// below the configured one, or a longer window, says the configured rate
+// is wrong (too fast, or a token bucket's burst that does not last), and
+// a call beyond it would only be refused; a collapse, that refused calls
+// cost more than themselves.
 func (l *Limiter) sharing() bool {
 	return l.episodes > 0 && !l.collapsed && l.window == l.maxWindow && l.quota < l.maxQuota && 3*l.quota >= l.maxQuota
 }
