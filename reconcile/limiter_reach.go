@@ -11,8 +11,10 @@ import "time"
 // slots that freed with the run's), and not in the window after a 429
 // wait (which a token bucket refills), one call goes beyond the quota.
 // Taken, the service had room: the quota grows by one and the next goes
-// at once, so that a share left whole comes back within a few round
-// trips. Refused, it says only that the service is full: it starts no
+// at once, up to a quarter of the share (two at the least) in a window,
+// the rest a window later, so that a share left whole comes back within a
+// few windows, and a token bucket's burst (which takes many at once for a
+// moment) does not pass for a share left. Refused, it says only that the service is full: it starts no
 // 429 episode and holds nobody else, and the next waits a window (or as
 // many as it takes for the quota to send reachCalls), twice as many
 // after each refusal in a row, up to maxReachWindows. A quota so grown
@@ -67,13 +69,20 @@ func (l *Limiter) reached(now time.Time, taken bool) {
 		l.missed(now)
 	case !l.episode:
 		// An episode since measured the quota, this call included.
+		if l.gained > 0 && now.Sub(l.gainAt) >= l.window {
+			l.gained = 0 // a window at the grown quota passed without a 429
+		}
 		if l.gained == 0 {
-			l.base = l.quota
+			l.base, l.gainAt = l.quota, now
 		}
 		l.quota = min(l.quota+1, l.limit())
 		l.top = max(l.top, l.quota)
 		l.gained++
 		l.chain, l.reachAt = true, now
+		if l.gained >= max(2, l.base/4) {
+			// Enough for one window: the rest once it has passed.
+			l.chain, l.reachAt = false, l.gainAt.Add(l.window)
+		}
 		if l.quota == l.limit() {
 			l.reachMisses = 0
 		}

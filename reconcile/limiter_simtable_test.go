@@ -130,7 +130,7 @@ func TestLimiter_AgainstServiceModels(t *testing.T) {
 		with(sbCase("bucket/competitor-third-sandbox", bucket, 1000, 4, 50), func(c *simCase) {
 			c.competitor, c.early, c.opt, c.maxRatio, c.max429 = 60*ms, sec, optimum(1000, 33, sec), 1.05, 22
 		}),
-		with(sbCase("bucket/second-groupsync-sandbox", bucket, 1000, 4, 50), func(c *simCase) { c.second, c.maxRatio, c.max429 = true, 1.07, 25 }),
+		with(sbCase("bucket/second-groupsync-sandbox", bucket, 1000, 4, 50), func(c *simCase) { c.second, c.maxRatio, c.max429 = true, 1.10, 30 }),
 		with(sbCase("drf-logs-refused/competitor-third-sandbox", drf(50, sec, true), 1000, 4, 50), func(c *simCase) {
 			c.competitor, c.early, c.opt, c.maxRatio, c.max429 = 60*ms, sec, optimum(1000, 33, sec), 1.12, 15
 		}),
@@ -138,7 +138,7 @@ func TestLimiter_AgainstServiceModels(t *testing.T) {
 			c.setup = func(s *sim, srv simServer) { s.after(4500*ms, func() { srv.(*simDRF).quota = 25 }) }
 			c.opt, c.maxRatio, c.max429 = 34*sec, 1.10, 25
 		}),
-		with(sbCase("drf-logs-refused/second-groupsync-sandbox", drf(50, sec, true), 1000, 4, 50), func(c *simCase) { c.second, c.maxRatio, c.max429 = true, 1.15, 25 }),
+		with(sbCase("drf-logs-refused/second-groupsync-sandbox", drf(50, sec, true), 1000, 4, 50), func(c *simCase) { c.second, c.maxRatio, c.max429 = true, 1.15, 30 }),
 		with(sbCase("fixed/matched", fixed, 1000, 4, 50), func(c *simCase) { c.maxRatio, c.max429 = 1.05, 0 }),
 		with(sbCase("fixed/5x", fixed, 1000, 8, 250), func(c *simCase) { c.maxRatio, c.max429 = 1.05, 15 }),
 		with(sbCase("bucket/matched", bucket, 1000, 4, 50), func(c *simCase) { c.maxRatio, c.max429 = 1.05, 0 }),
