@@ -100,12 +100,13 @@ func (l *Limiter) missed(now time.Time) {
 
 // holdReach keeps calls from reaching after a 429 that was not a
 // reach's: for a window, the quota having just been measured; for longer
-// when calls beyond the quota had grown it since the last such 429, for
-// then the service had room only for a moment (a token bucket's burst,
-// a slot the other job's jitter left), and the quota they grew, more
-// than the share, goes back to what it was.
+// when calls beyond the quota had grown it within the two windows before,
+// for then the service had room only for a moment (a token bucket's
+// burst, a slot the other job's jitter left), and the quota they grew,
+// more than the share, goes back to what it was. Kept longer, the grown
+// quota was the share, and the 429 measures it as any other.
 func (l *Limiter) holdReach(now time.Time) {
-	if l.gained > 0 {
+	if l.gained > 0 && now.Sub(l.gainAt) < 2*l.window {
 		l.quota = min(l.quota, l.base)
 		l.gained, l.reachMisses = 0, max(l.reachMisses, 4)
 		l.missed(now)

@@ -216,3 +216,57 @@ func TestLimiter_AProbeComesBackWhenTheRefusedCallsLeave(t *testing.T) {
 		t.Fatalf("the next probe waits until +%v, want +1.2s, when the refused calls leave (not +2s)", at.Sub(t0))
 	}
 }
+
+// A quota grown beyond a share and kept for two windows without a 429 is
+// the run's share: a 429 later (another job starting) measures it as any
+// other, and does not take it back to what it was before the growth.
+func TestLimiter_AGrownQuotaKeptTwoWindowsStays(t *testing.T) {
+	c, l := shared(t, 6)
+	for range 2 {
+		tk, _ := wait(t, c, l)
+		l.Accepted(tk)
+	}
+	if q, _ := l.Quota(); q != 8 {
+		t.Fatalf("quota %d after two calls beyond it were taken, want 8", q)
+	}
+	// The service takes 8 a second for three windows (calls beyond that
+	// are refused), then 7.
+	svc := &slidingLog{quota: 8}
+	for end := c.Now().Add(3 * time.Second); c.Now().Before(end); {
+		tk, _ := wait(t, c, l)
+		svc.answer(c.Now(), l, tk)
+	}
+	if q, _ := l.Quota(); q != 8 {
+		t.Fatalf("quota %d after three windows at 8, want 8", q)
+	}
+	svc.quota = 7
+	for {
+		tk, _ := wait(t, c, l)
+		if !svc.answer(c.Now(), l, tk) {
+			break
+		}
+	}
+	if q, _ := l.Quota(); q != 7 {
+		t.Fatalf("quota %d after a 429 with 7 of the run's in the window, want 7", q)
+	}
+}
+
+// slidingLog answers calls at once as a service's sliding log of quota
+// a second would, and reports whether it took the call.
+type slidingLog struct {
+	quota int
+	taken []time.Time
+}
+
+func (s *slidingLog) answer(now time.Time, l *reconcile.Limiter, tk reconcile.Ticket) bool {
+	for len(s.taken) > 0 && !s.taken[0].After(now.Add(-time.Second)) {
+		s.taken = s.taken[1:]
+	}
+	if len(s.taken) >= s.quota {
+		l.Throttled(tk, 0, false)
+		return false
+	}
+	s.taken = append(s.taken, now)
+	l.Accepted(tk)
+	return true
+}
