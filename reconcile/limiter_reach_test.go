@@ -85,12 +85,10 @@ func TestLimiter_ReachesBeyondAShareTheOtherJobLeft(t *testing.T) {
 	}
 }
 
-// A quota that calls beyond it grew, refused at once with calls within
-// it, was more than the share: the room was there for a moment only (a
-// token bucket's burst that the pause after a 429 refilled, a slot the
-// other job's jitter left). The quota goes back to the share, and the
-// next call beyond it waits as long as after four refusals in a row.
-func TestLimiter_AQuotaGrownBeyondAShareThatIsRefusedGoesBack(t *testing.T) {
+// grown returns a share of 6 that two calls beyond it, both taken,
+// grew to 8: as many as one window may add.
+func grown(t *testing.T) (*fakeclock.Clock, *reconcile.Limiter) {
+	t.Helper()
 	c, l := shared(t, 6)
 	for range 2 {
 		tk, _ := wait(t, c, l)
@@ -99,6 +97,16 @@ func TestLimiter_AQuotaGrownBeyondAShareThatIsRefusedGoesBack(t *testing.T) {
 	if q, _ := l.Quota(); q != 8 {
 		t.Fatalf("quota %d after two calls beyond it were taken, want 8", q)
 	}
+	return c, l
+}
+
+// A quota that calls beyond it grew, refused at once with calls within
+// it, was more than the share: the room was there for a moment only (a
+// token bucket's burst that the pause after a 429 refilled, a slot the
+// other job's jitter left). The quota goes back to the share, and the
+// next call beyond it waits as long as after four refusals in a row.
+func TestLimiter_AQuotaGrownBeyondAShareThatIsRefusedGoesBack(t *testing.T) {
+	c, l := grown(t)
 	// The next window's calls fill the grown quota; the last is refused,
 	// with seven of the run's in the service's window.
 	var window []reconcile.Ticket
@@ -221,14 +229,7 @@ func TestLimiter_AProbeComesBackWhenTheRefusedCallsLeave(t *testing.T) {
 // the run's share: a 429 later (another job starting) measures it as any
 // other, and does not take it back to what it was before the growth.
 func TestLimiter_AGrownQuotaKeptTwoWindowsStays(t *testing.T) {
-	c, l := shared(t, 6)
-	for range 2 {
-		tk, _ := wait(t, c, l)
-		l.Accepted(tk)
-	}
-	if q, _ := l.Quota(); q != 8 {
-		t.Fatalf("quota %d after two calls beyond it were taken, want 8", q)
-	}
+	c, l := grown(t)
 	// The service takes 8 a second for three windows (calls beyond that
 	// are refused), then 7.
 	svc := &slidingLog{quota: 8}
