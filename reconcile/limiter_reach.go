@@ -18,8 +18,10 @@ import "time"
 // 429 episode and holds nobody else, and the next waits a window (or as
 // many as it takes for the quota to send reachCalls), twice as many
 // after each refusal in a row, up to maxReachWindows. A quota so grown
-// that the service then refuses had room for a moment only: it goes
-// back, and the next call beyond it waits the longest. A live co-runner
+// that the service then refuses had room for a moment only (a token
+// bucket's burst, which refills whenever the run pauses): it goes back,
+// and nothing goes beyond it again in the run, for each later reach into
+// such room would cost a few refusals for nothing. A live co-runner
 // costs a handful of refused calls per run, never a storm, and one that
 // ends is found within a window at first. After a collapse (a service
 // that counts refused calls) nothing goes beyond the quota: each refusal
@@ -58,7 +60,7 @@ func (l *Limiter) reachTime() (time.Time, bool) {
 // a call beyond it would only be refused; a collapse, that refused calls
 // cost more than themselves.
 func (l *Limiter) sharing() bool {
-	return l.episodes > 0 && !l.collapsed && l.window == l.maxWindow && l.quota < l.maxQuota && 3*l.quota >= l.maxQuota
+	return l.episodes > 0 && !l.collapsed && !l.burst && l.window == l.maxWindow && l.quota < l.maxQuota && 3*l.quota >= l.maxQuota
 }
 
 // reached ends a call that went beyond the quota. Callers hold l.mu.
@@ -99,7 +101,7 @@ func (l *Limiter) missed(now time.Time) {
 }
 
 // holdReach keeps calls from reaching after a 429 that was not a
-// reach's: for a window, the quota having just been measured; for longer
+// reach's: for a window, the quota having just been measured; for good
 // when calls beyond the quota had grown it within the two windows before,
 // for then the service had room only for a moment (a token bucket's
 // burst, a slot the other job's jitter left), and the quota they grew,
@@ -108,8 +110,7 @@ func (l *Limiter) missed(now time.Time) {
 func (l *Limiter) holdReach(now time.Time) {
 	if l.gained > 0 && now.Sub(l.gainAt) < 2*l.window {
 		l.quota = min(l.quota, l.base)
-		l.gained, l.reachMisses = 0, max(l.reachMisses, 4)
-		l.missed(now)
+		l.gained, l.burst = 0, true
 		return
 	}
 	l.chain = false

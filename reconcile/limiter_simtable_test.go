@@ -128,7 +128,7 @@ func TestLimiter_AgainstServiceModels(t *testing.T) {
 		// sliding log that counts refused calls, a call beyond the share
 		// costs more than against DRF's, and comes rarely.
 		with(sbCase("bucket/competitor-third-sandbox", bucket, 1000, 4, 50), func(c *simCase) {
-			c.competitor, c.early, c.opt, c.maxRatio, c.max429 = 60*ms, sec, optimum(1000, 33, sec), 1.05, 22
+			c.competitor, c.early, c.opt, c.maxRatio, c.max429 = 60*ms, sec, optimum(1000, 33, sec), 1.05, 18
 		}),
 		with(sbCase("bucket/second-groupsync-sandbox", bucket, 1000, 4, 50), func(c *simCase) { c.second, c.maxRatio, c.max429 = true, 1.10, 30 }),
 		with(sbCase("drf-logs-refused/competitor-third-sandbox", drf(50, sec, true), 1000, 4, 50), func(c *simCase) {
