@@ -128,6 +128,12 @@ type drfCase struct {
 	// halveAt halves the server's quota that long after the start.
 	halveAt time.Duration
 	opt     time.Duration
+	// floor, when set, also reports the wall time over the least a client
+	// with the run's calls in flight can take: the optimum plus one
+	// window's quota of creates at that concurrency, timed from an idle
+	// window on a fresh server, for the last window's calls cannot
+	// start before their slots free.
+	floor bool
 }
 
 type drfTrial struct {
@@ -148,12 +154,12 @@ func BenchmarkDRF(b *testing.B) {
 	fast := []string{"--rate", "300/s", "--concurrency", "8"}
 	cases := []drfCase{
 		{name: "real-scale-180-per-minute/60-creates", rate: "180/m", workers: 1, calls: 60, args: []string{}},
-		{name: "matched", rate: "180/3s", workers: 1, calls: 540, args: matched, opt: optimum(540, 180)},
-		{name: "matched/concurrency-8", rate: "180/3s", workers: 1, calls: 540, args: append(matched, "--concurrency", "8"), opt: optimum(540, 180)},
-		{name: "5x-too-fast", rate: "180/3s", workers: 1, calls: 540, args: fast, opt: optimum(540, 180)},
-		// With the default 4 in flight: the calls in flight when the window
-		// first fills are the 429s a run too fast cannot avoid.
-		{name: "5x-too-fast/concurrency-4", rate: "180/3s", workers: 1, calls: 540, args: []string{"--rate", "300/s"}, opt: optimum(540, 180)},
+		{name: "matched", rate: "180/3s", workers: 1, calls: 540, args: matched, opt: optimum(540, 180), floor: true},
+		{name: "matched/concurrency-8", rate: "180/3s", workers: 1, calls: 540, args: append(matched, "--concurrency", "8"), opt: optimum(540, 180), floor: true},
+		// The calls in flight when the window first fills are the 429s a
+		// run too fast cannot avoid: one per slot.
+		{name: "5x-too-fast", rate: "180/3s", workers: 1, calls: 540, args: []string{"--rate", "300/s"}, opt: optimum(540, 180), floor: true},
+		{name: "5x-too-fast/concurrency-8", rate: "180/3s", workers: 1, calls: 540, args: fast, opt: optimum(540, 180), floor: true},
 		{name: "explo-loop", rate: "180/3s", workers: 1, calls: 540, opt: optimum(540, 180)},
 		{name: "competitor-third", rate: "180/3s", workers: 1, calls: 480, args: matched, competitor: 50 * time.Millisecond, opt: optimum(480, 120)},
 		{name: "competitor-third/5x-too-fast", rate: "180/3s", workers: 1, calls: 480, args: fast, competitor: 50 * time.Millisecond, opt: optimum(480, 120)},
@@ -172,7 +178,11 @@ func BenchmarkDRF(b *testing.B) {
 				for range 3 {
 					trials = append(trials, c.trial(b, W))
 				}
-				reportDRF(b, c, trials)
+				var burst time.Duration
+				if c.floor {
+					burst = c.burst(b, 180)
+				}
+				reportDRF(b, c, trials, burst)
 			}
 		})
 	}
@@ -207,6 +217,17 @@ func (c drfCase) trial(b *testing.B, window time.Duration) drfTrial {
 	}
 	other.stop()
 	return t
+}
+
+// burst times q creates from an idle window on a fresh server, with the
+// case's flags: what a window's quota costs in round trips alone.
+func (c drfCase) burst(b *testing.B, q int) time.Duration {
+	s := startDRF(b, c.workers, c.rate)
+	t := runGroupsync(b, s.url, "burst-", q, c.args)
+	if t.refused > 0 {
+		b.Fatalf("a burst of %d from an idle window was refused %d times", q, t.refused)
+	}
+	return t.wall
 }
 
 // runGroupsync creates n groups with the binary, and counts its 429s from
@@ -258,7 +279,7 @@ func exploLoop(b *testing.B, url string, n int, window time.Duration) drfTrial {
 	return t
 }
 
-func reportDRF(b *testing.B, c drfCase, trials []drfTrial) {
+func reportDRF(b *testing.B, c drfCase, trials []drfTrial, burst time.Duration) {
 	med := func(f func(drfTrial) float64) float64 {
 		var xs []float64
 		for _, t := range trials {
@@ -269,6 +290,10 @@ func reportDRF(b *testing.B, c drfCase, trials []drfTrial) {
 	}
 	if c.opt > 0 {
 		b.ReportMetric(med(func(t drfTrial) float64 { return t.wall.Seconds() / c.opt.Seconds() }), "x-optimum")
+	}
+	if burst > 0 {
+		b.ReportMetric(med(func(t drfTrial) float64 { return t.wall.Seconds() / (c.opt + burst).Seconds() }), "x-floor")
+		b.ReportMetric(burst.Seconds(), "burst-s")
 	}
 	b.ReportMetric(med(func(t drfTrial) float64 { return t.wall.Seconds() }), "wall-s")
 	b.ReportMetric(med(func(t drfTrial) float64 { return float64(t.refused) }), "429s")
