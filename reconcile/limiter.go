@@ -91,16 +91,16 @@ type Limiter struct {
 	// was taken, before the log has been full a while after lastSend,
 	// the run's last call within its quota; reachMisses counts those
 	// refused in a row. gained is how much they grew the quota from base
-	// since gainAt, the first of them, with no 429 that was not a
-	// reach's since.
-	reaching    int
-	chain       bool
-	reachAt     time.Time
-	lastSend    time.Time
-	reachMisses int
-	gained      int
-	base        int
-	gainAt      time.Time
+	// (and top from baseTop) since gainAt, the first of them, with no 429
+	// that was not a reach's since.
+	reaching      int
+	chain         bool
+	reachAt       time.Time
+	lastSend      time.Time
+	reachMisses   int
+	gained        int
+	base, baseTop int
+	gainAt        time.Time
 
 	// changed is closed and replaced whenever waiters should look again.
 	changed chan struct{}

@@ -91,3 +91,43 @@ func TestLimiter_NoReachAfterACollapse(t *testing.T) {
 		t.Fatalf("quota %d three windows after the collapse, want 6 again", q)
 	}
 }
+
+// A quota that calls beyond it grew and the service then refused goes
+// back to the share, and so does the most the service ever took: a later
+// collapse climbs back to the share, not to room that lasted a moment.
+func TestLimiter_ACollapseAfterARefusedGainClimbsBackToTheShare(t *testing.T) {
+	c := &simClock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	l := NewLimiter(10, time.Second, c)
+	l.first, l.calm = c.now.Add(-time.Minute), c.now
+	l.episodes, l.quota, l.top, l.peak = 1, 6, 6, 6
+	take := func() Ticket {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.take(c.now)
+	}
+	// Two calls beyond the share, taken.
+	l.mu.Lock()
+	l.reaching = 2
+	l.reached(c.now, true)
+	l.reached(c.now, true)
+	l.mu.Unlock()
+	if q, _ := l.Quota(); q != 8 {
+		t.Fatalf("quota %d after two calls beyond it were taken, want 8", q)
+	}
+	// Refused at once, with two of the run's in the window: a collapse.
+	l.Accepted(take())
+	l.Accepted(take())
+	l.Throttled(take(), 0, false)
+	if q, _ := l.Quota(); q != 2 {
+		t.Fatalf("quota %d after the collapse, want 2", q)
+	}
+	c.now = c.now.Add(time.Second)
+	l.Accepted(take()) // the probe
+	c.now = c.now.Add(4 * time.Second)
+	l.mu.Lock()
+	l.earliest(c.now) // the climb is counted when a call asks
+	l.mu.Unlock()
+	if q, _ := l.Quota(); q != 6 {
+		t.Fatalf("quota %d four windows after the collapse, want the share, 6", q)
+	}
+}

@@ -75,7 +75,7 @@ func (l *Limiter) reached(now time.Time, taken bool) {
 			l.gained = 0 // a window at the grown quota passed without a 429
 		}
 		if l.gained == 0 {
-			l.base, l.gainAt = l.quota, now
+			l.base, l.baseTop, l.gainAt = l.quota, l.top, now
 		}
 		l.quota = min(l.quota+1, l.limit())
 		l.top = max(l.top, l.quota)
@@ -105,11 +105,12 @@ func (l *Limiter) missed(now time.Time) {
 // when calls beyond the quota had grown it within the two windows before,
 // for then the service had room only for a moment (a token bucket's
 // burst, a slot the other job's jitter left), and the quota they grew,
-// more than the share, goes back to what it was. Kept longer, the grown
+// more than the share, goes back to what it was (and so does the most
+// the service took, which a collapse would climb back to). Kept longer, the grown
 // quota was the share, and the 429 measures it as any other.
 func (l *Limiter) holdReach(now time.Time) {
 	if l.gained > 0 && now.Sub(l.gainAt) < 2*l.window {
-		l.quota = min(l.quota, l.base)
+		l.quota, l.top = min(l.quota, l.base), l.baseTop
 		l.gained, l.burst = 0, true
 		return
 	}
