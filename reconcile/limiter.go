@@ -21,7 +21,8 @@ import (
 //
 // It learns from 429s. A 429 says the service's window is full: the quota
 // drops to what the service took from this run in its window (another job
-// on the same IP takes the rest), every worker waits for one shared
+// on the same IP takes the rest; a call that overtook the refused one on
+// the way counts, limiter_learn.go), every worker waits for one shared
 // instant (the Retry-After), and until a call gets through again only one
 // call at a time probes, further apart after each refusal, so that a
 // service that stays full (or counts refused calls against the quota)
@@ -68,8 +69,10 @@ type Limiter struct {
 	strikes    int
 	lastStrike time.Time
 	// until is the latest refused send of the episode that was not a
-	// probe: the quota is measured in the window before it.
-	until time.Time
+	// probe: the quota is measured in the window before it (measured,
+	// from before, the quota when the episode began).
+	until            time.Time
+	measured, before int
 
 	// top is the most the service took from the run in a window; a
 	// measure below it shows the quota is shared. peak is what a collapse
@@ -205,7 +208,7 @@ func (l *Limiter) earliest(now time.Time) time.Time {
 	}
 	at := later(l.notBefore, l.free(now))
 	if at.After(now) {
-		if r, ok := l.reachTime(); ok && r.Before(at) {
+		if r, ok := l.reachTime(); ok && !r.After(at.Add(-l.window/reachIdle)) {
 			at = r
 		}
 	}

@@ -51,6 +51,9 @@ func (l *Limiter) Accepted(t Ticket) {
 	if s.reach {
 		l.reached(now, true)
 	}
+	if l.overtook(s, now) {
+		l.recount(l.quota + 1)
+	}
 	if s.probe && l.episode && !t.at.Before(l.episodeAt) {
 		l.episode, l.strikes = false, 0
 		l.learnFromSpacing(t.at)
@@ -76,6 +79,7 @@ func (l *Limiter) Throttled(t Ticket, retryAfter time.Duration, has bool) {
 	l.calm, l.calmWindows = now, 0
 	if !l.episode {
 		l.episode, l.episodeAt, l.strikes, l.until = true, now, 0, time.Time{}
+		l.before, l.measured = l.quota, 0
 		l.episodes++
 	}
 	if has {
@@ -116,6 +120,12 @@ func (l *Limiter) measure(t Ticket) {
 	if n > 0 && n < l.top/2 && !l.recovering && l.widenToFit() {
 		n = l.taken()
 	}
+	if n > l.quota && l.quota == l.measured {
+		// A later refusal of the episode counts a call that overtook the
+		// one measured first.
+		l.recount(n)
+		return
+	}
 	if n == 0 || n >= l.quota {
 		return
 	}
@@ -128,7 +138,31 @@ func (l *Limiter) measure(t Ticket) {
 		l.shared = true
 	}
 	l.top = max(l.top, n)
-	l.quota, l.recovering = n, false
+	l.quota, l.recovering, l.measured = n, false, n
+}
+
+// Calls overtake each other on the way, and one that passed the refused
+// call it was sent after is one the service took as well, uncounted by
+// measure: one slot short of the service's quota costs a run of an exact
+// number of windows a whole window more. A later refusal of the episode
+// counts it (measure); an accepted call sent after the last refused one,
+// before the 429 was heard of, while the run's first call is less than a
+// window old (so that none of the run's can have left the service's
+// window to make room for it), is counted when its answer comes
+// (overtook).
+func (l *Limiter) overtook(s send, now time.Time) bool {
+	return l.episode && !s.probe && !s.reach && l.quota == l.measured &&
+		s.sent.After(l.until) && s.sent.Before(l.episodeAt) && now.Before(l.first.Add(l.window))
+}
+
+// recount raises a quota measured in this episode to n of the run's
+// calls the service took, no higher than before the episode.
+func (l *Limiter) recount(n int) {
+	l.quota = max(l.quota, min(n, l.before))
+	l.measured, l.top = l.quota, max(l.top, l.quota)
+	if !l.collapsed {
+		l.peak = max(l.peak, l.quota)
+	}
 }
 
 // widenToFit is for a window refused, early in a run, while it held less

@@ -8,24 +8,30 @@ import "time"
 // run would never know, for its log alone keeps it from sending more.
 // So, while the log is full and the run has sent nothing for an eighth
 // of a window (long enough for a live co-runner to have refilled the
-// slots that freed with the run's), and not in the window after a 429
-// wait (which a token bucket refills), one call goes beyond the quota.
+// slots that freed with the run's), not in the window after a 429 wait
+// (which a token bucket refills), and not in the last eighth of a window
+// before the run's own slots free (the service's window is at its
+// fullest then, and a refusal would hold the next a window back), one
+// call goes beyond the quota.
 // Taken, the service had room: the quota grows by one and the next goes
 // at once, up to a quarter of the share (two at the least) in a window,
-// the rest a window later, so that a share left whole comes back within a
-// few windows, and a token bucket's burst (which takes many at once for a
-// moment) does not pass for a share left. Refused, it says only that the service is full: it starts no
-// 429 episode and holds nobody else, and the next waits a window (or as
-// many as it takes for the quota to send reachCalls), twice as many
-// after each refusal in a row, up to maxReachWindows. A quota so grown
-// that the service then refuses had room for a moment only (a token
-// bucket's burst, which refills whenever the run pauses): it goes back,
-// and nothing goes beyond it again in the run, for each later reach into
-// such room would cost a few refusals for nothing. A live co-runner
-// costs a handful of refused calls per run, never a storm, and one that
-// ends is found within a window at first. After a collapse (a service
-// that counts refused calls) nothing goes beyond the quota: each refusal
-// there would cost more than one call.
+// the rest a window later, so that a share left whole comes back within
+// a few windows, and a token bucket's burst (which takes many at once for
+// a moment) does not pass for a share left. Refused, it says only that
+// the service is full: it starts no 429 episode and holds nobody else,
+// and the next waits a window (or as many as it takes for the quota to
+// send reachCalls), twice as many after each refusal in a row, up to
+// maxReachWindows. A quota so grown that the service then refuses had
+// room for a moment only (a token bucket's burst, which refills whenever
+// the run pauses): it goes back, and nothing goes beyond it again in the
+// run, for each later reach into such room would cost a few refusals for
+// nothing. The price: of two runs reaching at once, the one whose grown
+// quota the other's calls then refused looks no different, stops
+// reaching, and when the other ends first it finishes at its share. A
+// live co-runner costs a handful of refused calls per run, never a
+// storm, and one that ends is found within a window at first. After a
+// collapse (a service that counts refused calls) nothing goes beyond the
+// quota: each refusal there would cost more than one call.
 
 // reachIdle is how long, as a share of the window, the log must have
 // been full without a send before a call reaches beyond it.

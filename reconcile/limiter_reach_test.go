@@ -85,6 +85,37 @@ func TestLimiter_ReachesBeyondAShareTheOtherJobLeft(t *testing.T) {
 	}
 }
 
+// A call goes beyond the quota only while the run's log stays full for
+// an eighth of a window more: just before the run's own slots free, the
+// service's window is at its fullest, and the call would be refused for
+// nothing, and hold the next back a window. Five of the share go at +1s,
+// the sixth at +1.8s; the next waits for the slots of +1s, at +2s.
+func TestLimiter_NoReachJustBeforeTheRunsSlotsFree(t *testing.T) {
+	c := fakeclock.New(t0)
+	l := reconcile.NewLimiter(10, time.Second, c)
+	tickets := burst(t, c, l, 10)
+	accept(l, tickets[:6])
+	for _, tk := range tickets[6:] {
+		l.Throttled(tk, 0, false)
+	}
+	for range 5 {
+		tk, _ := wait(t, c, l)
+		l.Accepted(tk)
+	}
+	c.Advance(t0.Add(1800 * time.Millisecond).Sub(c.Now()))
+	tk, at := wait(t, c, l)
+	if at != c.Now() {
+		t.Fatalf("the sixth sent at +%v, want it at once (+%v)", at.Sub(t0), c.Now().Sub(t0))
+	}
+	l.Accepted(tk)
+	if _, at := wait(t, c, l); at != t0.Add(2*time.Second) {
+		t.Fatalf("the next call at +%v, want +2s, when the slots of +1s free", at.Sub(t0))
+	}
+	if q, _ := l.Quota(); q != 6 {
+		t.Fatalf("quota %d, want the share, 6: no call went beyond it", q)
+	}
+}
+
 // grown returns a share of 6 that two calls beyond it, both taken,
 // grew to 8: as many as one window may add.
 func grown(t *testing.T) (*fakeclock.Clock, *reconcile.Limiter) {

@@ -273,10 +273,64 @@ func TestLimiter_WaitsAreRecheckedWhenTheLogChanges(t *testing.T) {
 	}
 }
 
-// A refused probe doubles the wait before the next, from a call's share
-// of the window up to a quarter of it (or of the episode, once that is
-// longer): a service that stays full gets a handful of calls per window,
-// never a storm.
+// overtaken sends n calls a millisecond apart, answers the first nine
+// as accepted and refuses the tenth: the quota is the nine sent before
+// it, with the rest still out.
+func overtaken(t *testing.T, n int) (*fakeclock.Clock, *reconcile.Limiter, []reconcile.Ticket) {
+	t.Helper()
+	c := fakeclock.New(t0)
+	l := reconcile.NewLimiter(20, time.Second, c)
+	var tickets []reconcile.Ticket
+	for range n {
+		tk, _ := wait(t, c, l)
+		tickets = append(tickets, tk)
+		c.Advance(time.Millisecond)
+	}
+	acceptAll(l, tickets[:9])
+	l.Throttled(tickets[9], 0, false)
+	if q, _ := l.Quota(); q != 9 {
+		t.Fatalf("quota %d after the first refusal, want the 9 sent before it", q)
+	}
+	return c, l, tickets
+}
+
+// Calls overtake each other on the way, and one that passed the refused
+// call it was sent after was taken by the service too: one slot short of
+// the quota would cost a run of exactly three windows a fourth. Here the
+// eleventh of twelve arrived before the tenth, and the twelfth is
+// refused: that refusal counts the eleventh, still out, and the quota is
+// the ten the service took.
+func TestLimiter_ALaterRefusalCountsACallThatOvertook(t *testing.T) {
+	_, l, tickets := overtaken(t, 12)
+	l.Throttled(tickets[11], 0, false)
+	if q, _ := l.Quota(); q != 10 {
+		t.Fatalf("quota %d after the second refusal, want the 10 the service took", q)
+	}
+	l.Accepted(tickets[10])
+	if q, _ := l.Quota(); q != 10 {
+		t.Fatalf("quota %d once the call counted was answered, want 10 still", q)
+	}
+}
+
+// With no later refusal, the call that overtook is counted when it is
+// accepted: sent after the refused one, before the 429 was heard of, and
+// answered while none of the run's calls can have left the service's
+// window to make room for it. Answered later, it may have taken a slot
+// one of the run's left, and counts for nothing.
+func TestLimiter_AnAcceptedCallThatOvertookCounts(t *testing.T) {
+	_, l, tickets := overtaken(t, 11)
+	l.Accepted(tickets[10])
+	if q, _ := l.Quota(); q != 10 {
+		t.Fatalf("quota %d once the eleventh was accepted, want the 10 the service took", q)
+	}
+	c, l, tickets := overtaken(t, 11)
+	c.Advance(time.Second)
+	l.Accepted(tickets[10])
+	if q, _ := l.Quota(); q != 9 {
+		t.Fatalf("quota %d once the eleventh was accepted a window after the first call, want 9 still", q)
+	}
+}
+
 func TestLimiter_RefusedProbesBackOff(t *testing.T) {
 	c := fakeclock.New(t0)
 	l := reconcile.NewLimiter(10, time.Second, c)
