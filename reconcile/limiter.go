@@ -79,11 +79,10 @@ type Limiter struct {
 	// fell from, to climb back to (recovering meanwhile).
 	top, peak  int
 	recovering bool
-	// collapsed is set once a quota collapsed, and burst once a quota
-	// grown beyond a share was refused: either way no call goes beyond
-	// the quota again.
-	collapsed, burst bool
-	shared           bool
+	// collapsed is set once a quota collapsed: no call goes beyond it
+	// again.
+	collapsed bool
+	shared    bool
 	// calm is when the last 429 came; calmWindows counts the windows
 	// since.
 	calm        time.Time

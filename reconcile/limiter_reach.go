@@ -23,12 +23,8 @@ import "time"
 // send reachCalls), twice as many after each refusal in a row, up to
 // maxReachWindows. A quota so grown that the service then refuses had
 // room for a moment only (a token bucket's burst, which refills whenever
-// the run pauses): it goes back, and nothing goes beyond it again in the
-// run, for each later reach into such room would cost a few refusals for
-// nothing. The price: of two runs reaching at once, the one whose grown
-// quota the other's calls then refused looks no different, stops
-// reaching, and when the other ends first it finishes at its share. A
-// live co-runner costs a handful of refused calls per run, never a
+// the run pauses): it goes back, and the next call beyond it waits the
+// longest. A live co-runner costs a handful of refused calls per run, never a
 // storm, and one that ends is found within a window at first. After a
 // collapse (a service that counts refused calls) nothing goes beyond the
 // quota: each refusal there would cost more than one call.
@@ -66,7 +62,7 @@ func (l *Limiter) reachTime() (time.Time, bool) {
 // a call beyond it would only be refused; a collapse, that refused calls
 // cost more than themselves.
 func (l *Limiter) sharing() bool {
-	return l.episodes > 0 && !l.collapsed && !l.burst && l.window == l.maxWindow && l.quota < l.maxQuota && 3*l.quota >= l.maxQuota
+	return l.episodes > 0 && !l.collapsed && l.window == l.maxWindow && l.quota < l.maxQuota && 3*l.quota >= l.maxQuota
 }
 
 // reached ends a call that went beyond the quota. Callers hold l.mu.
@@ -107,7 +103,7 @@ func (l *Limiter) missed(now time.Time) {
 }
 
 // holdReach keeps calls from reaching after a 429 that was not a
-// reach's: for a window, the quota having just been measured; for good
+// reach's: for a window, the quota having just been measured; for longer
 // when calls beyond the quota had grown it within the two windows before,
 // for then the service had room only for a moment (a token bucket's
 // burst, a slot the other job's jitter left), and the quota they grew,
@@ -117,7 +113,8 @@ func (l *Limiter) missed(now time.Time) {
 func (l *Limiter) holdReach(now time.Time) {
 	if l.gained > 0 && now.Sub(l.gainAt) < 2*l.window {
 		l.quota, l.top = min(l.quota, l.base), l.baseTop
-		l.gained, l.burst = 0, true
+		l.gained, l.reachMisses = 0, max(l.reachMisses, 4)
+		l.missed(now)
 		return
 	}
 	l.chain = false

@@ -134,9 +134,8 @@ func grown(t *testing.T) (*fakeclock.Clock, *reconcile.Limiter) {
 // A quota that calls beyond it grew, refused at once with calls within
 // it, was more than the share: the room was there for a moment only (a
 // token bucket's burst that the pause after a 429 refilled, a slot the
-// other job's jitter left). The quota goes back to the share, and no
-// call goes beyond it again: trying such room once more would cost a few
-// 429s each time.
+// other job's jitter left). The quota goes back to the share, and the
+// next call beyond it waits as long as after four refusals in a row.
 func TestLimiter_AQuotaGrownBeyondAShareThatIsRefusedGoesBack(t *testing.T) {
 	c, l := grown(t)
 	// The next window's calls fill the grown quota; the last is refused,
@@ -152,16 +151,17 @@ func TestLimiter_AQuotaGrownBeyondAShareThatIsRefusedGoesBack(t *testing.T) {
 	if q, _ := l.Quota(); q != 6 {
 		t.Fatalf("quota %d after the grown quota was refused, want the share, 6", q)
 	}
-	// Thirty windows of calls, all taken: the log stays full and idle for
-	// an eighth of each, and yet none goes beyond the share.
 	for {
 		tk, at := wait(t, c, l)
 		l.Accepted(tk)
 		if q, _ := l.Quota(); q > 6 {
-			t.Fatalf("a call beyond the quota went at +%v, after a grown quota was refused at +%v", at.Sub(t0), refusedAt.Sub(t0))
-		}
-		if at.After(refusedAt.Add(30 * time.Second)) {
+			if want := refusedAt.Add(16 * time.Second); at.Before(want) {
+				t.Fatalf("a call beyond the quota went at +%v, want none before +%v", at.Sub(t0), want.Sub(t0))
+			}
 			return
+		}
+		if at.After(refusedAt.Add(20 * time.Second)) {
+			t.Fatalf("no call beyond the quota by +%v", at.Sub(t0))
 		}
 	}
 }

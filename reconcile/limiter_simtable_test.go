@@ -132,11 +132,11 @@ func TestLimiter_AgainstServiceModels(t *testing.T) {
 		// sliding log that counts refused calls, a call beyond the share
 		// costs more than against DRF's, and comes rarely.
 		with(sbCase("bucket/competitor-third-sandbox", bucket, 1000, 4, 50), func(c *simCase) {
-			c.competitor, c.early, c.opt, c.maxRatio, c.max429 = 60*ms, sec, optimum(1000, 33, sec), 1.05, 18
+			c.competitor, c.early, c.opt, c.maxRatio, c.max429 = 60*ms, sec, optimum(1000, 33, sec), 1.05, 26
 		}),
 		with(sbCase("bucket/second-groupsync-sandbox", bucket, 1000, 4, 50), func(c *simCase) { c.second, c.maxRatio, c.max429 = true, 1.10, 30 }),
 		with(sbCase("drf-logs-refused/competitor-third-sandbox", drf(50, sec, true), 1000, 4, 50), func(c *simCase) {
-			c.competitor, c.early, c.opt, c.maxRatio, c.max429 = 60*ms, sec, optimum(1000, 33, sec), 1.12, 15
+			c.competitor, c.early, c.opt, c.maxRatio, c.max429 = 60*ms, sec, optimum(1000, 33, sec), 1.12, 20
 		}),
 		with(sbCase("drf-logs-refused/halved-sandbox", drf(50, sec, true), 1000, 4, 50), func(c *simCase) {
 			c.setup = func(s *sim, srv simServer) { s.after(4500*ms, func() { srv.(*simDRF).quota = 25 }) }
