@@ -55,22 +55,29 @@ func TestLimiter_AProbeHoldsTheOthersUntilItsAnswer(t *testing.T) {
 // another job takes bursts: a call beyond the quota would cost more than
 // one refusal. Climbed back to its share, the quota is not reached beyond
 // for the rest of the run.
-func TestLimiter_NoReachAfterACollapse(t *testing.T) {
+// shareOfSix returns a limiter of 10 a second with a share of 6 learnt a
+// minute into the run, the episode over, and a function that takes a
+// ticket now.
+func shareOfSix() (*simClock, *Limiter, func() Ticket) {
 	c := &simClock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 	l := NewLimiter(10, time.Second, c)
-	// A share of 6 learnt a minute into the run, the episode over.
 	l.first, l.calm = c.now.Add(-time.Minute), c.now
 	l.episodes, l.quota, l.top, l.peak = 1, 6, 6, 6
+	take := func() Ticket {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.take(c.now)
+	}
+	return c, l, take
+}
+
+func TestLimiter_NoReachAfterACollapse(t *testing.T) {
+	c, l, take := shareOfSix()
 	sharing := func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		l.earliest(c.now)
 		return l.sharing()
-	}
-	take := func() Ticket {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return l.take(c.now)
 	}
 	if !sharing() {
 		t.Fatal("a share of 6 of 10 is not reached beyond")
@@ -96,15 +103,7 @@ func TestLimiter_NoReachAfterACollapse(t *testing.T) {
 // back to the share, and so does the most the service ever took: a later
 // collapse climbs back to the share, not to room that lasted a moment.
 func TestLimiter_ACollapseAfterARefusedGainClimbsBackToTheShare(t *testing.T) {
-	c := &simClock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-	l := NewLimiter(10, time.Second, c)
-	l.first, l.calm = c.now.Add(-time.Minute), c.now
-	l.episodes, l.quota, l.top, l.peak = 1, 6, 6, 6
-	take := func() Ticket {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return l.take(c.now)
-	}
+	c, l, take := shareOfSix()
 	// Two calls beyond the share, taken.
 	l.mu.Lock()
 	l.reaching = 2
