@@ -50,11 +50,6 @@ func TestLimiter_AProbeHoldsTheOthersUntilItsAnswer(t *testing.T) {
 	hold("the probe accepted", false)
 }
 
-// A quota that collapsed (a 429 with less than half of what the service
-// took before in the window) says the service counts refused calls, or
-// another job takes bursts: a call beyond the quota would cost more than
-// one refusal. Climbed back to its share, the quota is not reached beyond
-// for the rest of the run.
 // shareOfSix returns a limiter of 10 a second with a share of 6 learnt a
 // minute into the run, the episode over, and a function that takes a
 // ticket now.
@@ -71,6 +66,25 @@ func shareOfSix() (*simClock, *Limiter, func() Ticket) {
 	return c, l, take
 }
 
+// collapse refuses a call with two of the run's in the window, a
+// collapse of a share of six, and lets the probe through a window later.
+func collapse(t *testing.T, c *simClock, l *Limiter, take func() Ticket) {
+	t.Helper()
+	l.Accepted(take())
+	l.Accepted(take())
+	l.Throttled(take(), 0, false)
+	if q, _ := l.Quota(); q != 2 {
+		t.Fatalf("quota %d after the collapse, want 2", q)
+	}
+	c.now = c.now.Add(time.Second)
+	l.Accepted(take()) // the probe
+}
+
+// A quota that collapsed (a 429 with less than half of what the service
+// took before in the window) says the service counts refused calls, or
+// another job takes bursts: a call beyond the quota would cost more than
+// one refusal. Climbed back to its share, the quota is not reached beyond
+// for the rest of the run.
 func TestLimiter_NoReachAfterACollapse(t *testing.T) {
 	c, l, take := shareOfSix()
 	sharing := func() bool {
@@ -82,14 +96,7 @@ func TestLimiter_NoReachAfterACollapse(t *testing.T) {
 	if !sharing() {
 		t.Fatal("a share of 6 of 10 is not reached beyond")
 	}
-	l.Accepted(take())
-	l.Accepted(take())
-	l.Throttled(take(), 0, false)
-	if q, _ := l.Quota(); q != 2 {
-		t.Fatalf("quota %d after the collapse, want 2", q)
-	}
-	c.now = c.now.Add(time.Second)
-	l.Accepted(take()) // the probe
+	collapse(t, c, l, take)
 	c.now = c.now.Add(3 * time.Second)
 	if sharing() {
 		t.Fatal("reaching beyond the share after a collapse")
@@ -113,15 +120,7 @@ func TestLimiter_ACollapseAfterARefusedGainClimbsBackToTheShare(t *testing.T) {
 	if q, _ := l.Quota(); q != 8 {
 		t.Fatalf("quota %d after two calls beyond it were taken, want 8", q)
 	}
-	// Refused at once, with two of the run's in the window: a collapse.
-	l.Accepted(take())
-	l.Accepted(take())
-	l.Throttled(take(), 0, false)
-	if q, _ := l.Quota(); q != 2 {
-		t.Fatalf("quota %d after the collapse, want 2", q)
-	}
-	c.now = c.now.Add(time.Second)
-	l.Accepted(take()) // the probe
+	collapse(t, c, l, take)
 	c.now = c.now.Add(4 * time.Second)
 	l.mu.Lock()
 	l.earliest(c.now) // the climb is counted when a call asks
